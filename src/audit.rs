@@ -1,0 +1,355 @@
+//! The audit pipeline: open the source, scan every distinct layer once (in
+//! parallel), merge per image, scan the config, assemble the report.
+
+use crate::config_scan::scan_config;
+use crate::image::{self, Image, PlatformFilter, Source};
+use crate::layer::{scan_layer, EntryKind, LayerScan};
+use crate::merge::{FinalTree, State};
+use crate::progress::Progress;
+use crate::report::{Finding, ImageReport, LayerInfo, Summary, Where};
+use crate::rules::{RuleKind, RuleSet};
+use crate::severity::Severity;
+use anyhow::{bail, Context, Result};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+pub struct Options {
+    pub platform: PlatformFilter,
+    pub fail_on: Severity,
+    pub progress: bool,
+}
+
+/// Audits one source (which may hold several images).
+pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<ImageReport>> {
+    let shown = path.display().to_string();
+    let Source { container, images } = image::open(path, &opts.platform)?;
+    // Each distinct blob is scanned once, whatever number of images share it.
+    let mut members: Vec<String> = Vec::new();
+    let mut first_ref = HashMap::new();
+    for img in &images {
+        for l in &img.layers {
+            if !first_ref.contains_key(&l.member) {
+                first_ref.insert(l.member.clone(), l.clone());
+                members.push(l.member.clone());
+            }
+        }
+    }
+    let total: u64 = members.iter().map(|m| first_ref[m].compressed_size).sum();
+    let progress = Progress::new(opts.progress, total, &shown);
+    let scans = container.visit(&members, |member, r| {
+        let layer = &first_ref[member];
+        scan_layer(rules, layer, r, &|n| progress.inc(n))
+            .with_context(|| format!("{shown}: layer {member}"))
+    })?;
+    progress.finish();
+    let by_member: HashMap<&str, &LayerScan> = members
+        .iter()
+        .map(String::as_str)
+        .zip(scans.iter())
+        .collect();
+    images
+        .iter()
+        .map(|img| {
+            let layers: Vec<&LayerScan> = img
+                .layers
+                .iter()
+                .map(|l| by_member[l.member.as_str()])
+                .collect();
+            image_report(&shown, img, &layers, rules, opts)
+        })
+        .collect()
+}
+
+/// A layer whose uncompressed content is not what the config's `diff_ids`
+/// says. Its blob digest (where the manifest gives one) was already verified,
+/// so this is a docker-archive layer rewritten after the build: the audit
+/// goes on, so whatever was slipped in is still shown, and says so loudly.
+fn integrity_finding(i: usize, l: &crate::image::LayerRef, s: &LayerScan) -> Finding {
+    Finding {
+        rule: "integrity.diff-id-mismatch".into(),
+        kind: "integrity",
+        severity: Severity::Critical,
+        title: "Layer content does not match the image config".into(),
+        location: Where::Layer,
+        layer: Some(i),
+        layer_digest: Some(s.digest.clone()),
+        created_by: None,
+        path: Some(l.member.clone()),
+        config_field: None,
+        config_key: None,
+        history_index: None,
+        state: None,
+        offset: None,
+        line: None,
+        occurrences: 1,
+        files: None,
+        bytes: None,
+        sample_paths: vec![],
+        redacted: None,
+        fingerprint: None,
+        message: format!(
+            "layer {i} ({}): the config's diff_id is {}, the content hashes to {}: \
+             the image was modified after it was built or is corrupt (docker load refuses it)",
+            l.member, l.diff_id, s.diff_id
+        ),
+        remediation: "Rebuild the image from source and do not trust this tarball.".into(),
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn state_phrase(state: State) -> &'static str {
+    match state {
+        State::Present => "in the final image",
+        State::Deleted => "deleted by a later layer but still in the image tarball",
+        State::Overwritten => "overwritten by a later layer but still in the image tarball",
+    }
+}
+
+fn image_report(
+    shown: &str,
+    img: &Image,
+    layers: &[&LayerScan],
+    rules: &RuleSet,
+    opts: &Options,
+) -> Result<ImageReport> {
+    let tree = FinalTree::build(layers);
+    let config_scan = scan_config(rules, &img.config);
+    let history_for_layer = img.config.layer_history();
+    let created_by = |i: usize| -> (Option<String>, Option<usize>) {
+        match history_for_layer.get(i).cloned().flatten() {
+            Some((hi, _)) => (config_scan.history.get(hi).cloned(), Some(hi)),
+            None => (None, None),
+        }
+    };
+    let mut findings = Vec::new();
+    for (li, (l, s)) in img.layers.iter().zip(layers).enumerate() {
+        if !l.diff_id.eq_ignore_ascii_case(&s.diff_id) {
+            if l.digest.is_none() {
+                findings.push(integrity_finding(li, l, s));
+            } else {
+                bail!(
+                    "{shown}: layer {li} ({}): diff_id mismatch: config says {}, content is {}",
+                    l.member,
+                    l.diff_id,
+                    s.diff_id
+                );
+            }
+        }
+    }
+    for (li, scan) in layers.iter().enumerate() {
+        let (created, hist) = created_by(li);
+        for hit in &scan.hits {
+            let rule = &rules.rule(hit.rule).def;
+            let state = tree.state(li, &hit.path);
+            findings.push(Finding {
+                rule: rule.id.clone(),
+                kind: rule.kind.as_str(),
+                severity: rule.severity,
+                title: rule.name.clone(),
+                location: Where::Layer,
+                layer: Some(li),
+                layer_digest: Some(img.layers[li].digest.clone().unwrap_or(scan.digest.clone())),
+                created_by: created.clone(),
+                path: Some(hit.path.clone()),
+                config_field: None,
+                config_key: None,
+                history_index: hist,
+                state: Some(state),
+                offset: hit.offset,
+                line: hit.line,
+                occurrences: hit.occurrences,
+                files: None,
+                bytes: None,
+                sample_paths: vec![],
+                redacted: Some(hit.redacted.clone()),
+                fingerprint: Some(hit.fingerprint.clone()),
+                message: format!(
+                    "{} in {} (layer {li}), {}",
+                    rule.name,
+                    hit.path,
+                    state_phrase(state)
+                ),
+                remediation: rule.remediation.clone(),
+            });
+        }
+        // Residue: one finding per rule and state, with counts and bytes.
+        let mut residue: BTreeMap<(usize, State), (u64, u64, Vec<String>)> = BTreeMap::new();
+        for e in &scan.entries {
+            if let (Some(r), EntryKind::File) = (e.residue, e.kind) {
+                let slot = residue.entry((r, tree.state(li, &e.path))).or_default();
+                slot.0 += 1;
+                slot.1 += e.size;
+                if slot.2.len() < 3 {
+                    slot.2.push(e.path.clone());
+                }
+            }
+        }
+        for ((r, state), (count, bytes, samples)) in residue {
+            let rule = &rules.rule(r).def;
+            findings.push(Finding {
+                rule: rule.id.clone(),
+                kind: rule.kind.as_str(),
+                severity: rule.severity,
+                title: rule.name.clone(),
+                location: Where::Layer,
+                layer: Some(li),
+                layer_digest: Some(img.layers[li].digest.clone().unwrap_or(scan.digest.clone())),
+                created_by: created.clone(),
+                path: samples.first().cloned(),
+                config_field: None,
+                config_key: None,
+                history_index: hist,
+                state: Some(state),
+                offset: None,
+                line: None,
+                occurrences: 1,
+                files: Some(count),
+                bytes: Some(bytes),
+                sample_paths: samples,
+                redacted: None,
+                fingerprint: None,
+                message: format!(
+                    "{}: {count} files, {} (layer {li}), {}",
+                    rule.name,
+                    human_bytes(bytes),
+                    state_phrase(state)
+                ),
+                remediation: rule.remediation.clone(),
+            });
+        }
+    }
+    for hit in &config_scan.hits {
+        let rule = &rules.rule(hit.rule).def;
+        let place = match (hit.field, &hit.key, hit.history_index) {
+            ("env", Some(k), _) => format!("ENV {k}"),
+            ("label", Some(k), _) => format!("LABEL {k}"),
+            ("history", _, Some(i)) => format!("build history entry {i}"),
+            (f, _, _) => f.to_uppercase(),
+        };
+        findings.push(Finding {
+            rule: rule.id.clone(),
+            kind: if rule.kind == RuleKind::Config {
+                "config"
+            } else {
+                rule.kind.as_str()
+            },
+            severity: rule.severity,
+            title: rule.name.clone(),
+            location: Where::Config,
+            layer: None,
+            layer_digest: None,
+            created_by: hit
+                .history_index
+                .and_then(|i| config_scan.history.get(i).cloned()),
+            path: None,
+            config_field: Some(hit.field),
+            config_key: hit.key.clone(),
+            history_index: hit.history_index,
+            state: None,
+            offset: None,
+            line: None,
+            occurrences: hit.occurrences,
+            files: None,
+            bytes: None,
+            sample_paths: vec![],
+            redacted: Some(hit.redacted.clone()),
+            fingerprint: Some(hit.fingerprint.clone()),
+            message: format!("{} in the image config: {place}", rule.name),
+            remediation: rule.remediation.clone(),
+        });
+    }
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.layer.cmp(&b.layer))
+            .then(a.path.cmp(&b.path))
+            .then(a.rule.cmp(&b.rule))
+            .then(a.offset.cmp(&b.offset))
+    });
+    let layer_infos: Vec<LayerInfo> = img
+        .layers
+        .iter()
+        .zip(layers)
+        .enumerate()
+        .map(|(i, (l, s))| {
+            let (created, hist) = created_by(i);
+            LayerInfo {
+                index: i,
+                digest: l.digest.clone().unwrap_or(s.digest.clone()),
+                diff_id: s.diff_id.clone(),
+                media_type: l.media_type.clone(),
+                compression: s.compression,
+                compressed_size: l.compressed_size,
+                size: s.size,
+                files: s.entries.len(),
+                created_by: created,
+                history_index: hist,
+            }
+        })
+        .collect();
+    let mut notes = Vec::new();
+    for l in &layer_infos {
+        if let Some(claimed) = l
+            .media_type
+            .as_deref()
+            .and_then(crate::image::blob::Compression::from_media_type)
+        {
+            if claimed.name() != l.compression {
+                notes.push(format!(
+                    "layer {}: media type {} says {}, the bytes are {}: read as {}",
+                    l.index,
+                    l.media_type.as_deref().unwrap_or(""),
+                    claimed.name(),
+                    l.compression,
+                    l.compression
+                ));
+            }
+        }
+    }
+    let mut by_severity = BTreeMap::new();
+    for f in &findings {
+        *by_severity.entry(f.severity).or_insert(0) += 1;
+    }
+    let failing = findings
+        .iter()
+        .filter(|f| f.severity >= opts.fail_on)
+        .count();
+    let summary = Summary {
+        findings: findings.len(),
+        max_severity: findings.iter().map(|f| f.severity).max(),
+        by_severity,
+        failing,
+        layers: layer_infos.len(),
+        files: tree.len(),
+        size: layer_infos.iter().map(|l| l.size).sum(),
+        compressed_size: layer_infos.iter().map(|l| l.compressed_size).sum(),
+        verdict: if failing > 0 { "fail" } else { "pass" },
+    };
+    Ok(ImageReport {
+        source: shown.to_string(),
+        format: img.format.name(),
+        tags: img.tags.clone(),
+        platform: img.config.platform().display(),
+        manifest_digest: img.manifest_digest.clone(),
+        config_digest: img.config_digest.clone(),
+        layers: layer_infos,
+        findings,
+        policy: vec![],
+        notes,
+        summary,
+    })
+}

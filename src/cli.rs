@@ -1,0 +1,183 @@
+//! Command-line definitions and dispatch.
+
+use crate::audit::{audit_source, Options};
+use crate::image::PlatformFilter;
+use crate::report::{render_json, render_text, Report, Tool, SCHEMA};
+use crate::rules::{check_examples, RuleSet};
+use crate::severity::Severity;
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "stowaway",
+    version,
+    about = "Finds what should never have shipped inside a container image",
+    after_help = "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 the audit could not run."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Audit images for leaked secrets, credential files and build residue
+    #[command(after_help = "\
+SOURCE is a `docker save` tarball (classic or Docker 25+, optionally .gz or .zst),
+an OCI image layout directory, or an OCI archive; the format is read from content.
+
+Examples:
+  docker save app:1.4 -o app.tar && stowaway audit app.tar
+  stowaway audit --format json --output report.json app.tar
+  stowaway audit --fail-on critical ./oci-layout-dir
+  stowaway audit --platform linux/arm64 multi-arch.oci.tar
+
+Exit codes: 0 clean, 1 findings at or above --fail-on, 2 the audit could not run.")]
+    Audit(AuditArgs),
+    /// List the rules, or check every rule against its own examples
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+        /// Extra rule file(s) (TOML) added to the built-in rules
+        #[arg(long = "rules", value_name = "FILE", global = true)]
+        rules: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesAction {
+    /// One line per rule: id, kind, severity, name
+    List,
+    /// Run every rule's examples and negative examples through the matcher
+    Check,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// Image sources to audit
+    #[arg(required = true, value_name = "SOURCE")]
+    sources: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, short, value_enum, default_value = "text")]
+    format: Format,
+    /// Write the report to FILE instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this severity
+    #[arg(long, value_name = "SEVERITY", default_value = "high")]
+    fail_on: Severity,
+    /// Audit only this platform of a multi-platform image (os/arch[/variant])
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
+    /// Extra rule file(s) (TOML) added to the built-in rules
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
+    /// Never draw a progress bar
+    #[arg(long)]
+    no_progress: bool,
+}
+
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Audit(args) => audit(args),
+        Command::Rules { action, rules } => {
+            let set = RuleSet::load(&rules)?;
+            match action {
+                RulesAction::List => {
+                    for r in set.rules() {
+                        let d = &r.def;
+                        println!(
+                            "{:<40} {:<12} {:<9} {}",
+                            d.id,
+                            d.kind.as_str(),
+                            d.severity.as_str(),
+                            d.name
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                RulesAction::Check => {
+                    let failures = check_examples(&set);
+                    for f in &failures {
+                        println!("FAIL {f}");
+                    }
+                    let examples: usize = set
+                        .rules()
+                        .iter()
+                        .map(|r| r.def.examples.len() + r.def.negative_examples.len())
+                        .sum();
+                    println!(
+                        "{} rules, {examples} examples: {} failed",
+                        set.rules().len(),
+                        failures.len()
+                    );
+                    Ok(if failures.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn audit(args: AuditArgs) -> Result<ExitCode> {
+    let rules = RuleSet::load(&args.rules)?;
+    let platform = match &args.platform {
+        Some(p) => PlatformFilter::parse(p)?,
+        None => PlatformFilter::default(),
+    };
+    let opts = Options {
+        platform,
+        fail_on: args.fail_on,
+        progress: !args.no_progress,
+    };
+    let mut images = Vec::new();
+    for src in &args.sources {
+        images.extend(audit_source(src, &rules, &opts)?);
+    }
+    let report = Report {
+        schema: SCHEMA,
+        tool: Tool {
+            name: "stowaway",
+            version: env!("CARGO_PKG_VERSION"),
+            rules: rules.rules().len(),
+            rules_hash: rules.hash().to_string(),
+            fail_on: args.fail_on,
+        },
+        images,
+    };
+    let rendered = match args.format {
+        Format::Text => render_text(&report),
+        Format::Json => render_json(&report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, rendered)
+            .with_context(|| format!("{}: cannot write the report", path.display()))?,
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(rendered.as_bytes()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    bail!("stdout: {e}");
+                }
+            }
+        }
+    }
+    Ok(if report.failing() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,284 @@
+//! The streaming walk of one layer: tar entries in, file metadata and rule
+//! hits out. File contents are scanned chunk by chunk and never kept.
+
+use crate::image::blob::{check_digest, open_layer};
+use crate::image::container::clean_name;
+use crate::image::LayerRef;
+use crate::redact::{fingerprint, redact};
+use crate::rules::{ContentMatch, RuleSet};
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::io::{self, Read};
+
+/// Bytes scanned at a time, and bytes carried over between chunks so a secret
+/// that straddles a chunk boundary is still seen whole.
+const CHUNK: usize = 1 << 20;
+const OVERLAP: usize = 64 << 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Other,
+    /// `.wh.NAME`: hides `path` (and below) from earlier layers.
+    Whiteout,
+    /// `.wh..wh..opq`: hides everything below directory `path` from earlier layers.
+    Opaque,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    /// Absolute path in the image (`/etc/passwd`).
+    pub path: String,
+    pub size: u64,
+    pub mode: u32,
+    pub kind: EntryKind,
+    pub link: Option<String>,
+    /// The residue rule this file counts toward.
+    pub residue: Option<usize>,
+}
+
+/// A secret or secret-path rule hit in one file of the layer.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub rule: usize,
+    pub path: String,
+    pub offset: Option<u64>,
+    pub line: Option<u64>,
+    pub redacted: String,
+    pub fingerprint: String,
+    pub occurrences: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct LayerScan {
+    pub entries: Vec<FileEntry>,
+    pub hits: Vec<Hit>,
+    pub compression: &'static str,
+    /// sha256 of the blob as stored.
+    pub digest: String,
+    /// sha256 of the uncompressed tar.
+    pub diff_id: String,
+    /// Uncompressed size.
+    pub size: u64,
+}
+
+/// Maps a tar entry name to an absolute image path.
+fn image_path(raw: &[u8]) -> String {
+    format!("/{}", clean_name(&String::from_utf8_lossy(raw)))
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn newlines(data: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', data).count() as u64
+}
+
+struct FileScanner<'r> {
+    rules: &'r RuleSet,
+    buf: Vec<u8>,
+    matches: Vec<ContentMatch>,
+}
+
+impl FileScanner<'_> {
+    /// Scans one file's contents; returns its sha256 when `want_hash`.
+    fn scan(
+        &mut self,
+        path: &str,
+        r: &mut dyn Read,
+        want_hash: bool,
+        hits: &mut Vec<Hit>,
+    ) -> Result<Option<String>> {
+        let mut hasher = want_hash.then(Sha256::new);
+        let mut keep = 0usize;
+        let mut base = 0u64;
+        let mut lines_before = 0u64;
+        let mut binary = None;
+        let mut previous: HashSet<(usize, u64)> = HashSet::new();
+        let first_hit = hits.len();
+        loop {
+            let n = read_full(r, &mut self.buf[keep..keep + CHUNK])
+                .with_context(|| format!("reading {path}"))?;
+            let len = keep + n;
+            let data = &self.buf[..len];
+            if let Some(h) = hasher.as_mut() {
+                h.update(&data[keep..]);
+            }
+            let is_binary =
+                *binary.get_or_insert_with(|| memchr::memchr(0, &data[..len.min(8192)]).is_some());
+            self.matches.clear();
+            if n > 0 {
+                self.rules.scan(data, Some(path), &mut self.matches);
+            }
+            let mut current = HashSet::new();
+            for m in &self.matches {
+                let abs = base + m.span.start as u64;
+                if m.span.end <= keep || previous.contains(&(m.rule, abs)) {
+                    continue;
+                }
+                current.insert((m.rule, abs));
+                let secret = &data[m.secret.clone()];
+                let fp = fingerprint(secret);
+                if let Some(h) = hits[first_hit..]
+                    .iter_mut()
+                    .find(|h| h.fingerprint == fp && h.rule == m.rule)
+                {
+                    h.occurrences += 1;
+                    continue;
+                }
+                let rule = self.rules.rule(m.rule);
+                let line = (!is_binary).then(|| lines_before + newlines(&data[..m.span.start]) + 1);
+                let local = m.secret.start - m.span.start..m.secret.end - m.span.start;
+                hits.push(Hit {
+                    rule: m.rule,
+                    path: path.to_string(),
+                    offset: Some(base + m.secret.start as u64),
+                    line,
+                    redacted: redact(&data[m.span.clone()], local, &rule.def.keywords),
+                    fingerprint: fp,
+                    occurrences: 1,
+                });
+            }
+            previous = current;
+            if n < CHUNK {
+                break;
+            }
+            let new_keep = OVERLAP.min(len);
+            if !is_binary {
+                lines_before += newlines(&data[..len - new_keep]);
+            }
+            base += (len - new_keep) as u64;
+            self.buf.copy_within(len - new_keep..len, 0);
+            keep = new_keep;
+        }
+        Ok(hasher.map(|h| hex::encode(h.finalize())))
+    }
+}
+
+/// Streams one layer blob: decompresses, walks the tar, runs the rules, then
+/// verifies the blob digest and size (the caller checks the diff_id against
+/// every image that uses the layer). `progress` sees raw bytes read.
+pub fn scan_layer(
+    rules: &RuleSet,
+    layer: &LayerRef,
+    raw: &mut dyn Read,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<LayerScan> {
+    let mut stream = open_layer(raw, progress)?;
+    let mut scanner = FileScanner {
+        rules,
+        buf: vec![0u8; CHUNK + OVERLAP],
+        matches: Vec::new(),
+    };
+    let mut entries = Vec::new();
+    let mut hits = Vec::new();
+    {
+        let mut ar = tar::Archive::new(&mut stream.reader);
+        for entry in ar.entries().context("not a tar stream")? {
+            let mut entry = entry.context("corrupt tar entry")?;
+            let path = image_path(&entry.path_bytes());
+            let header = entry.header();
+            let mode = header.mode().unwrap_or(0);
+            let size = entry.size();
+            let etype = header.entry_type();
+            let link = entry
+                .link_name_bytes()
+                .map(|l| String::from_utf8_lossy(&l).into_owned());
+            let (dir, base) = path.rsplit_once('/').unwrap_or(("", &path));
+            let (kind, path) = if base == ".wh..wh..opq" {
+                (
+                    EntryKind::Opaque,
+                    if dir.is_empty() {
+                        "/".into()
+                    } else {
+                        dir.to_string()
+                    },
+                )
+            } else if let Some(hidden) = base.strip_prefix(".wh.") {
+                (EntryKind::Whiteout, format!("{dir}/{hidden}"))
+            } else if etype.is_dir() {
+                (EntryKind::Dir, path)
+            } else if etype.is_symlink() {
+                (EntryKind::Symlink, path)
+            } else if etype.is_hard_link() {
+                (EntryKind::Hardlink, path)
+            } else if etype.is_file() || etype == tar::EntryType::Continuous {
+                (EntryKind::File, path)
+            } else {
+                (EntryKind::Other, path)
+            };
+            let mut residue = None;
+            if kind == EntryKind::File {
+                residue = rules.residue_rule(&path);
+                let path_rule = (size > 0).then(|| rules.path_rule(&path)).flatten();
+                let before = hits.len();
+                let hash = scanner
+                    .scan(&path, &mut entry, path_rule.is_some(), &mut hits)
+                    .with_context(|| format!("layer file {path}"))?;
+                if let (Some(rule), Some(hash)) = (path_rule, hash) {
+                    // A credential file that also holds a matched secret is
+                    // reported once, by its content.
+                    let content_hit = hits[before..]
+                        .iter()
+                        .any(|h| rules.rule(h.rule).def.severity >= rules.rule(rule).def.severity);
+                    if !content_hit {
+                        hits.push(Hit {
+                            rule,
+                            path: path.clone(),
+                            offset: None,
+                            line: None,
+                            redacted: format!("(whole file, {size} bytes)"),
+                            fingerprint: hash[..16].to_string(),
+                            occurrences: 1,
+                        });
+                    }
+                }
+            }
+            entries.push(FileEntry {
+                path,
+                size,
+                mode,
+                kind,
+                link,
+                residue,
+            });
+        }
+    }
+    // Whatever follows the end-of-archive blocks still counts for the digests.
+    io::copy(&mut stream.reader, &mut io::sink()).context("reading past the tar end")?;
+    let (diff_id, size) = stream.plain.finish();
+    let (digest, raw_size) = stream.raw.finish();
+    if let Some(expected) = &layer.digest {
+        check_digest("blob", expected, &digest)?;
+    }
+    if raw_size != layer.compressed_size {
+        bail!(
+            "blob is {} bytes but only {raw_size} were part of the compressed stream (trailing data)",
+            layer.compressed_size
+        );
+    }
+    Ok(LayerScan {
+        entries,
+        hits,
+        compression: stream.compression.name(),
+        digest,
+        diff_id,
+        size,
+    })
+}

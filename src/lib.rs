@@ -1,0 +1,14 @@
+//! stowaway: audits built container images for leaked secrets, credential
+//! files and build residue, in every layer, deleted files included.
+
+pub mod audit;
+pub mod cli;
+pub mod config_scan;
+pub mod image;
+pub mod layer;
+pub mod merge;
+mod progress;
+pub mod redact;
+pub mod report;
+pub mod rules;
+pub mod severity;

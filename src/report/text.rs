@@ -1,0 +1,154 @@
+//! The report for people: per image, the verdict first, then findings grouped
+//! by layer (worst first), each with where, what and what to do.
+
+use super::model::{Finding, ImageReport, Report, Where};
+use std::fmt::Write;
+
+fn short(d: &str) -> &str {
+    let d = d.trim_start_matches("sha256:");
+    &d[..d.len().min(12)]
+}
+
+fn finding(out: &mut String, f: &Finding) {
+    let state = f
+        .state
+        .map(|s| format!(" [{}]", s.as_str()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  {:<8} {}{}",
+        f.severity.as_str().to_uppercase(),
+        f.title,
+        state
+    );
+    let at = match f.location {
+        Where::Layer => {
+            let mut s = f.path.clone().unwrap_or_default();
+            if let Some(l) = f.line {
+                let _ = write!(s, ":{l}");
+            } else if let Some(o) = f.offset {
+                let _ = write!(s, " @{o}");
+            }
+            s
+        }
+        Where::Config => {
+            let mut s = f.config_field.unwrap_or("").to_uppercase();
+            if let Some(k) = &f.config_key {
+                let _ = write!(s, " {k}");
+            }
+            if let Some(h) = f.history_index {
+                let _ = write!(s, " #{h}");
+            }
+            s
+        }
+    };
+    let _ = writeln!(out, "           at: {at}");
+    if let Some(files) = f.files {
+        let _ = writeln!(
+            out,
+            "           what: {files} files, {} bytes, e.g. {}",
+            f.bytes.unwrap_or(0),
+            f.sample_paths.join(", ")
+        );
+    }
+    if let Some(r) = &f.redacted {
+        let _ = writeln!(
+            out,
+            "           match: {r}  (fingerprint {}{})",
+            f.fingerprint.as_deref().unwrap_or("-"),
+            if f.occurrences > 1 {
+                format!(", {} occurrences", f.occurrences)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let _ = writeln!(out, "           rule: {}  fix: {}", f.rule, f.remediation);
+}
+
+fn image(out: &mut String, img: &ImageReport) {
+    let s = &img.summary;
+    let _ = writeln!(
+        out,
+        "{}  [{} {} · {} layers · {} files · {} bytes uncompressed]",
+        img.display_name(),
+        img.format,
+        img.platform,
+        s.layers,
+        s.files,
+        s.size
+    );
+    for n in &img.notes {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    if img.findings.is_empty() {
+        let _ = writeln!(out, "  no findings");
+    }
+    // Group by layer (in layer order, config last); findings are worst-first.
+    let mut groups: Vec<(Option<usize>, Vec<&Finding>)> = Vec::new();
+    for f in &img.findings {
+        let key = match f.location {
+            Where::Layer => f.layer,
+            Where::Config => None,
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(f),
+            None => groups.push((key, vec![f])),
+        }
+    }
+    groups.sort_by_key(|(k, _)| k.map_or(usize::MAX, |l| l));
+    for (key, fs) in groups {
+        match key {
+            Some(l) => {
+                let info = &img.layers[l];
+                let _ = writeln!(
+                    out,
+                    "\n layer {l} {} — {}",
+                    short(&info.digest),
+                    info.created_by.as_deref().unwrap_or("(no history)")
+                );
+            }
+            None => {
+                let _ = writeln!(out, "\n image config");
+            }
+        }
+        for f in fs {
+            finding(out, f);
+        }
+    }
+    let by: Vec<String> = s
+        .by_severity
+        .iter()
+        .rev()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n {}: {} findings{}",
+        s.verdict.to_uppercase(),
+        s.findings,
+        if by.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by.join(", "))
+        }
+    );
+}
+
+pub fn render_text(report: &Report) -> String {
+    let mut out = String::new();
+    for (i, img) in report.images.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        image(&mut out, img);
+    }
+    let failing: usize = report.images.iter().map(|i| i.summary.failing).sum();
+    let _ = writeln!(
+        out,
+        "\n{} image(s) audited; {failing} finding(s) at or above {}",
+        report.images.len(),
+        report.tool.fail_on
+    );
+    out
+}
