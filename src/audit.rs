@@ -178,7 +178,7 @@ fn image_report(
                 redacted: Some(hit.redacted.clone()),
                 fingerprint: Some(hit.fingerprint.clone()),
                 message: format!(
-                    "{} in {} (layer {li}), {}",
+                    "{}: {} in layer {li}, {}",
                     rule.name,
                     hit.path,
                     state_phrase(state)
@@ -223,7 +223,7 @@ fn image_report(
                 redacted: None,
                 fingerprint: None,
                 message: format!(
-                    "{}: {count} files, {} (layer {li}), {}",
+                    "{}: {count} files, {} in layer {li}, {}",
                     rule.name,
                     human_bytes(bytes),
                     state_phrase(state)
@@ -237,7 +237,8 @@ fn image_report(
         let place = match (hit.field, &hit.key, hit.history_index) {
             ("env", Some(k), _) => format!("ENV {k}"),
             ("label", Some(k), _) => format!("LABEL {k}"),
-            ("history", _, Some(i)) => format!("build history entry {i}"),
+            ("history", Some(k), Some(i)) => format!("{k} in build history entry {i}"),
+            ("history", None, Some(i)) => format!("build history entry {i}"),
             (f, _, _) => f.to_uppercase(),
         };
         findings.push(Finding {

@@ -1,6 +1,7 @@
 //! Secrets in the image config: ENV, labels, entrypoint/cmd and the history
 //! (`created_by` keeps build args: `RUN |1 API_KEY=... /bin/sh -c ...`).
 
+use crate::dedupe::{record, SecretHit};
 use crate::image::spec::ImageConfig;
 use crate::redact::{fingerprint, mask, redact};
 use crate::rules::RuleSet;
@@ -17,11 +18,26 @@ pub struct ConfigHit {
     pub occurrences: u32,
 }
 
+impl SecretHit for ConfigHit {
+    fn rule(&self) -> usize {
+        self.rule
+    }
+    fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+    fn bump(&mut self) {
+        self.occurrences += 1;
+    }
+}
+
 pub struct ConfigScan {
     pub hits: Vec<ConfigHit>,
     /// Every history `created_by`, with the secrets found in it masked.
     pub history: Vec<String>,
 }
+
+/// A match in one config value: (rule, match span, secret range, variable name).
+type Found = (usize, Range<usize>, Range<usize>, Option<String>);
 
 struct Item {
     field: &'static str,
@@ -157,46 +173,32 @@ pub fn scan_config(rules: &RuleSet, cfg: &ImageConfig) -> ConfigScan {
     for item in &items {
         let bytes = item.text.as_bytes();
         let mut secret_ranges: Vec<Range<usize>> = Vec::new();
-        let mut found: Vec<(usize, Range<usize>, Range<usize>)> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         matches.clear();
         rules.scan(bytes, None, &mut matches);
         for m in &matches {
-            found.push((m.rule, m.span.clone(), m.secret.clone()));
+            found.push((m.rule, m.span.clone(), m.secret.clone(), None));
         }
         for (name, range) in &item.pairs {
-            let covered = found
-                .iter()
-                .any(|(_, _, s)| s.start < range.end && range.start < s.end);
-            let value = &item.text[range.clone()];
-            if covered {
-                continue;
-            }
-            if let Some(rule) = rules.config_rule(name, value) {
+            if let Some(rule) = rules.config_rule(name, &item.text[range.clone()]) {
                 let span = range.start - name.len() - 1..range.end;
-                found.push((rule, span, range.clone()));
+                found.push((rule, span, range.clone(), Some(name.clone())));
             }
         }
-        for (rule, span, secret) in found {
+        for (rule, span, secret, key) in found {
             secret_ranges.push(secret.clone());
-            let fp = fingerprint(&bytes[secret.clone()]);
-            if let Some(h) = hits
-                .iter_mut()
-                .find(|h| h.fingerprint == fp && h.rule == rule)
-            {
-                h.occurrences += 1;
-                continue;
-            }
             let keywords = &rules.rule(rule).def.keywords;
             let local = secret.start - span.start..secret.end - span.start;
-            hits.push(ConfigHit {
+            let hit = ConfigHit {
                 rule,
                 field: item.field,
-                key: item.key.clone(),
+                key: key.or_else(|| item.key.clone()),
                 history_index: item.history_index,
-                redacted: redact(&bytes[span], local, keywords),
-                fingerprint: fp,
+                redacted: redact(&bytes[span.clone()], local, keywords),
+                fingerprint: fingerprint(&bytes[secret]),
                 occurrences: 1,
-            });
+            };
+            record(rules, &mut hits, 0, hit);
         }
         if item.field == "history" {
             history.push(mask(bytes, &secret_ranges, &[]));

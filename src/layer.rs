@@ -1,6 +1,7 @@
 //! The streaming walk of one layer: tar entries in, file metadata and rule
 //! hits out. File contents are scanned chunk by chunk and never kept.
 
+use crate::dedupe::{record, SecretHit};
 use crate::image::blob::{check_digest, open_layer};
 use crate::image::container::clean_name;
 use crate::image::LayerRef;
@@ -53,6 +54,18 @@ pub struct Hit {
     pub redacted: String,
     pub fingerprint: String,
     pub occurrences: u32,
+}
+
+impl SecretHit for Hit {
+    fn rule(&self) -> usize {
+        self.rule
+    }
+    fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+    fn bump(&mut self) {
+        self.occurrences += 1;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -135,17 +148,10 @@ impl FileScanner<'_> {
                 current.insert((m.rule, abs));
                 let secret = &data[m.secret.clone()];
                 let fp = fingerprint(secret);
-                if let Some(h) = hits[first_hit..]
-                    .iter_mut()
-                    .find(|h| h.fingerprint == fp && h.rule == m.rule)
-                {
-                    h.occurrences += 1;
-                    continue;
-                }
                 let rule = self.rules.rule(m.rule);
                 let line = (!is_binary).then(|| lines_before + newlines(&data[..m.span.start]) + 1);
                 let local = m.secret.start - m.span.start..m.secret.end - m.span.start;
-                hits.push(Hit {
+                let hit = Hit {
                     rule: m.rule,
                     path: path.to_string(),
                     offset: Some(base + m.secret.start as u64),
@@ -153,7 +159,8 @@ impl FileScanner<'_> {
                     redacted: redact(&data[m.span.clone()], local, &rule.def.keywords),
                     fingerprint: fp,
                     occurrences: 1,
-                });
+                };
+                record(self.rules, hits, first_hit, hit);
             }
             previous = current;
             if n < CHUNK {
@@ -227,27 +234,19 @@ pub fn scan_layer(
             if kind == EntryKind::File {
                 residue = rules.residue_rule(&path);
                 let path_rule = (size > 0).then(|| rules.path_rule(&path)).flatten();
-                let before = hits.len();
                 let hash = scanner
                     .scan(&path, &mut entry, path_rule.is_some(), &mut hits)
                     .with_context(|| format!("layer file {path}"))?;
                 if let (Some(rule), Some(hash)) = (path_rule, hash) {
-                    // A credential file that also holds a matched secret is
-                    // reported once, by its content.
-                    let content_hit = hits[before..]
-                        .iter()
-                        .any(|h| rules.rule(h.rule).def.severity >= rules.rule(rule).def.severity);
-                    if !content_hit {
-                        hits.push(Hit {
-                            rule,
-                            path: path.clone(),
-                            offset: None,
-                            line: None,
-                            redacted: format!("(whole file, {size} bytes)"),
-                            fingerprint: hash[..16].to_string(),
-                            occurrences: 1,
-                        });
-                    }
+                    hits.push(Hit {
+                        rule,
+                        path: path.clone(),
+                        offset: None,
+                        line: None,
+                        redacted: format!("(whole file, {size} bytes)"),
+                        fingerprint: hash[..16].to_string(),
+                        occurrences: 1,
+                    });
                 }
             }
             entries.push(FileEntry {

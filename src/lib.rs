@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cli;
 pub mod config_scan;
+mod dedupe;
 pub mod image;
 pub mod layer;
 pub mod merge;

@@ -26,6 +26,9 @@ fn printable(bytes: &[u8], out: &mut String) {
 /// prefix (`sk_live_`, `AKIA`, `-----BEGIN ...`) is not secret; of the rest at
 /// most 4 characters, and none of a short secret.
 fn visible_prefix(secret: &[u8], keywords: &[String]) -> usize {
+    if let Some(armor) = pem_armor(secret) {
+        return armor;
+    }
     let literal = keywords
         .iter()
         .filter(|k| {
@@ -43,6 +46,13 @@ fn visible_prefix(secret: &[u8], keywords: &[String]) -> usize {
         0
     };
     literal + extra
+}
+
+/// The length of a `-----BEGIN ...-----` armor line opening `secret`.
+fn pem_armor(secret: &[u8]) -> Option<usize> {
+    let rest = secret.strip_prefix(b"-----BEGIN ")?;
+    let end = memchr::memmem::find(rest, b"-----")?;
+    (end <= 64).then_some(11 + end + 5)
 }
 
 /// A safe one-line excerpt of a match: the context around the secret and the
@@ -91,7 +101,7 @@ mod tests {
     fn mask_cuts_every_range() {
         let t = b"RUN |2 A=s3cr3tvalue99 B=x /bin/sh -c make";
         assert_eq!(
-            mask(t, &[9..22], &[]),
+            mask(t, std::slice::from_ref(&(9..22)), &[]),
             "RUN |2 A=s3…[11 chars redacted] B=x /bin/sh -c make"
         );
     }

@@ -46,7 +46,8 @@ fn finding(out: &mut String, f: &Finding) {
     if let Some(files) = f.files {
         let _ = writeln!(
             out,
-            "           what: {files} files, {} bytes, e.g. {}",
+            "           what: {files} file{}, {} bytes, e.g. {}",
+            if files == 1 { "" } else { "s" },
             f.bytes.unwrap_or(0),
             f.sample_paths.join(", ")
         );

@@ -162,21 +162,20 @@ impl RuleSet {
     }
 
     pub fn from_sources(sources: &[(String, String)]) -> Result<RuleSet> {
-        let mut defs = Vec::new();
+        let mut rules: Vec<Rule> = Vec::new();
         let mut hasher = Sha256::new();
+        let mut seen = HashSet::new();
         for (name, text) in sources {
             hasher.update(text.as_bytes());
             let file: RuleFile =
                 toml::from_str(text).with_context(|| format!("{name}: invalid rule file"))?;
-            defs.extend(file.rule);
-        }
-        let mut seen = HashSet::new();
-        for d in &defs {
-            if !seen.insert(d.id.clone()) {
-                bail!("rule {}: defined twice", d.id);
+            for def in file.rule {
+                if !seen.insert(def.id.clone()) {
+                    bail!("{name}: rule {} is already defined", def.id);
+                }
+                rules.push(Rule::compile(def).with_context(|| name.clone())?);
             }
         }
-        let rules: Vec<Rule> = defs.into_iter().map(Rule::compile).collect::<Result<_>>()?;
         let mut keywords: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
         let of_kind = |k: RuleKind| -> Vec<usize> {
