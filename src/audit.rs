@@ -3,20 +3,22 @@
 
 use crate::config_scan::scan_config;
 use crate::image::{self, Image, PlatformFilter, Source};
-use crate::layer::{scan_layer, EntryKind, LayerScan};
+use crate::layer::{extract_files, scan_layer, EntryKind, LayerScan};
 use crate::merge::{FinalTree, State};
+use crate::policy::{self, Fetch, FinalFs, PolicyOptions};
 use crate::progress::Progress;
 use crate::report::{Finding, ImageReport, LayerInfo, Summary, Where};
 use crate::rules::{RuleKind, RuleSet};
 use crate::severity::Severity;
 use anyhow::{bail, Context, Result};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 pub struct Options {
     pub platform: PlatformFilter,
     pub fail_on: Severity,
     pub progress: bool,
+    pub policy: PolicyOptions,
 }
 
 /// Audits one source (which may hold several images).
@@ -36,9 +38,14 @@ pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<
     }
     let total: u64 = members.iter().map(|m| first_ref[m].compressed_size).sum();
     let progress = Progress::new(opts.progress, total, &shown);
+    let wanted: Vec<_> = images
+        .iter()
+        .map(|i| policy::wanted_paths(&i.config))
+        .collect();
+    let capture = |p: &str| wanted.iter().any(|w| w(p));
     let scans = container.visit(&members, |member, r| {
         let layer = &first_ref[member];
-        scan_layer(rules, layer, r, &|n| progress.inc(n))
+        scan_layer(rules, layer, r, &capture, &|n| progress.inc(n))
             .with_context(|| format!("{shown}: layer {member}"))
     })?;
     progress.finish();
@@ -55,7 +62,17 @@ pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<
                 .iter()
                 .map(|l| by_member[l.member.as_str()])
                 .collect();
-            image_report(&shown, img, &layers, rules, opts)
+            // The policy checks' second pass: files the first pass did not keep.
+            let fetch = |i: usize, paths: &HashSet<String>| {
+                let member = img.layers[i].member.clone();
+                container
+                    .visit(std::slice::from_ref(&member), |_, r| {
+                        extract_files(r, paths)
+                    })
+                    .map(|mut v| v.pop().unwrap_or_default())
+                    .with_context(|| format!("{shown}: layer {member}"))
+            };
+            image_report(&shown, img, &layers, &fetch, rules, opts)
         })
         .collect()
 }
@@ -123,10 +140,20 @@ fn image_report(
     shown: &str,
     img: &Image,
     layers: &[&LayerScan],
+    fetch: &Fetch,
     rules: &RuleSet,
     opts: &Options,
 ) -> Result<ImageReport> {
     let tree = FinalTree::build(layers);
+    let fs = FinalFs::new(&tree, layers, fetch);
+    let policy = policy::evaluate(&policy::Context {
+        fs: &fs,
+        config: &img.config,
+        layer_refs: &img.layers,
+        layers,
+        rules,
+        opts: &opts.policy,
+    });
     let config_scan = scan_config(rules, &img.config);
     let history_for_layer = img.config.layer_history();
     let created_by = |i: usize| -> (Option<String>, Option<usize>) {
@@ -329,6 +356,7 @@ fn image_report(
         .iter()
         .filter(|f| f.severity >= opts.fail_on)
         .count();
+    let policy_failures = policy.iter().filter(|p| p.status == "fail").count();
     let summary = Summary {
         findings: findings.len(),
         max_severity: findings.iter().map(|f| f.severity).max(),
@@ -338,7 +366,12 @@ fn image_report(
         files: tree.len(),
         size: layer_infos.iter().map(|l| l.size).sum(),
         compressed_size: layer_infos.iter().map(|l| l.compressed_size).sum(),
-        verdict: if failing > 0 { "fail" } else { "pass" },
+        policy_failures,
+        verdict: if failing + policy_failures > 0 {
+            "fail"
+        } else {
+            "pass"
+        },
     };
     Ok(ImageReport {
         source: shown.to_string(),
@@ -349,7 +382,7 @@ fn image_report(
         config_digest: img.config_digest.clone(),
         layers: layer_infos,
         findings,
-        policy: vec![],
+        policy,
         notes,
         summary,
     })

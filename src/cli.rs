@@ -2,6 +2,7 @@
 
 use crate::audit::{audit_source, Options};
 use crate::image::PlatformFilter;
+use crate::policy::{PolicyFlags, PolicyOptions, SizeBasis};
 use crate::report::{render_json, render_text, Report, Tool, SCHEMA};
 use crate::rules::{check_examples, RuleSet};
 use crate::severity::Severity;
@@ -84,6 +85,53 @@ struct AuditArgs {
     /// Never draw a progress bar
     #[arg(long)]
     no_progress: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// Final-image policy (also set in a `stowaway.toml` `[policy]` table).
+#[derive(clap::Args)]
+#[command(next_help_heading = "Policy")]
+struct PolicyArgs {
+    /// Policy file (default: stowaway.toml next to the image, else in the working directory)
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Size budget: 15MB (SI, as docker images shows) or 15MiB (binary)
+    #[arg(long, value_name = "SIZE")]
+    max_size: Option<String>,
+    /// Which size the budget applies to
+    #[arg(long, value_enum, value_name = "BASIS")]
+    size_basis: Option<SizeBasis>,
+    /// Port the image must EXPOSE (repeatable)
+    #[arg(long = "expect-port", value_name = "PORT")]
+    expect_port: Vec<u16>,
+    /// Base the final image must be: alpine:3.19, debian:12, scratch
+    #[arg(long, value_name = "IMAGE")]
+    expect_base: Option<String>,
+    /// Also allow these paths in the final image (glob; repeatable)
+    #[arg(long = "allow-file", value_name = "GLOB")]
+    allow_file: Vec<String>,
+    /// Skip a policy check by id (repeatable): size-budget, only-allowed-files, ...
+    #[arg(long = "skip-check", value_name = "CHECK")]
+    skip_check: Vec<String>,
+    /// Run no policy check: leaks only
+    #[arg(long)]
+    no_policy: bool,
+}
+
+impl PolicyArgs {
+    fn flags(&self) -> PolicyFlags {
+        PolicyFlags {
+            policy_file: self.policy.clone(),
+            max_size: self.max_size.clone(),
+            size_basis: self.size_basis,
+            expect_ports: self.expect_port.clone(),
+            expect_base: self.expect_base.clone(),
+            allow: self.allow_file.clone(),
+            skip: self.skip_check.clone(),
+            disabled: self.no_policy,
+        }
+    }
 }
 
 pub fn run() -> Result<ExitCode> {
@@ -142,6 +190,10 @@ fn audit(args: AuditArgs) -> Result<ExitCode> {
         platform,
         fail_on: args.fail_on,
         progress: !args.no_progress,
+        policy: PolicyOptions::load(
+            &args.policy.flags(),
+            args.sources.first().map(PathBuf::as_path),
+        )?,
     };
     let mut images = Vec::new();
     for src in &args.sources {

@@ -10,13 +10,15 @@ use crate::rules::{ContentMatch, RuleSet};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 
 /// Bytes scanned at a time, and bytes carried over between chunks so a secret
 /// that straddles a chunk boundary is still seen whole.
 const CHUNK: usize = 1 << 20;
 const OVERLAP: usize = 64 << 10;
+/// Files larger than this are never kept in memory for the policy checks.
+pub const MAX_CAPTURE: u64 = 512 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,6 +74,8 @@ impl SecretHit for Hit {
 pub struct LayerScan {
     pub entries: Vec<FileEntry>,
     pub hits: Vec<Hit>,
+    /// Contents of the files the caller asked to keep, by path.
+    pub captured: HashMap<String, Vec<u8>>,
     pub compression: &'static str,
     /// sha256 of the blob as stored.
     pub digest: String,
@@ -79,6 +83,52 @@ pub struct LayerScan {
     pub diff_id: String,
     /// Uncompressed size.
     pub size: u64,
+}
+
+/// What a tar entry is, with whiteouts decoded: `.wh.NAME` hides NAME,
+/// `.wh..wh..opq` hides the directory's lower contents.
+struct Meta {
+    path: String,
+    size: u64,
+    mode: u32,
+    kind: EntryKind,
+    link: Option<String>,
+}
+
+fn meta<R: Read>(entry: &tar::Entry<R>) -> Meta {
+    let path = image_path(&entry.path_bytes());
+    let header = entry.header();
+    let mode = header.mode().unwrap_or(0);
+    let etype = header.entry_type();
+    let mut link = entry
+        .link_name_bytes()
+        .map(|l| String::from_utf8_lossy(&l).into_owned());
+    let (dir, base) = path.rsplit_once('/').unwrap_or(("", &path));
+    let (kind, path) = if base == ".wh..wh..opq" {
+        let dir = if dir.is_empty() { "/" } else { dir };
+        (EntryKind::Opaque, dir.to_string())
+    } else if let Some(hidden) = base.strip_prefix(".wh.") {
+        (EntryKind::Whiteout, format!("{dir}/{hidden}"))
+    } else if etype.is_dir() {
+        (EntryKind::Dir, path)
+    } else if etype.is_symlink() {
+        (EntryKind::Symlink, path)
+    } else if etype.is_hard_link() {
+        // Hard link targets are archive paths: make them image paths.
+        link = link.map(|l| image_path(l.as_bytes()));
+        (EntryKind::Hardlink, path)
+    } else if etype.is_file() || etype == tar::EntryType::Continuous {
+        (EntryKind::File, path)
+    } else {
+        (EntryKind::Other, path)
+    };
+    Meta {
+        path,
+        size: entry.size(),
+        mode,
+        kind,
+        link,
+    }
 }
 
 /// Maps a tar entry name to an absolute image path.
@@ -110,15 +160,17 @@ struct FileScanner<'r> {
 }
 
 impl FileScanner<'_> {
-    /// Scans one file's contents; returns its sha256 when `want_hash`.
+    /// Scans one file's contents; returns its sha256 when `want_hash`, and
+    /// its bytes when `want_copy`.
     fn scan(
         &mut self,
         path: &str,
         r: &mut dyn Read,
-        want_hash: bool,
+        (want_hash, want_copy): (bool, bool),
         hits: &mut Vec<Hit>,
-    ) -> Result<Option<String>> {
+    ) -> Result<(Option<String>, Option<Vec<u8>>)> {
         let mut hasher = want_hash.then(Sha256::new);
+        let mut copy = want_copy.then(Vec::new);
         let mut keep = 0usize;
         let mut base = 0u64;
         let mut lines_before = 0u64;
@@ -132,6 +184,9 @@ impl FileScanner<'_> {
             let data = &self.buf[..len];
             if let Some(h) = hasher.as_mut() {
                 h.update(&data[keep..]);
+            }
+            if let Some(c) = copy.as_mut() {
+                c.extend_from_slice(&data[keep..]);
             }
             let is_binary =
                 *binary.get_or_insert_with(|| memchr::memchr(0, &data[..len.min(8192)]).is_some());
@@ -174,17 +229,19 @@ impl FileScanner<'_> {
             self.buf.copy_within(len - new_keep..len, 0);
             keep = new_keep;
         }
-        Ok(hasher.map(|h| hex::encode(h.finalize())))
+        Ok((hasher.map(|h| hex::encode(h.finalize())), copy))
     }
 }
 
-/// Streams one layer blob: decompresses, walks the tar, runs the rules, then
-/// verifies the blob digest and size (the caller checks the diff_id against
-/// every image that uses the layer). `progress` sees raw bytes read.
+/// Streams one layer blob: decompresses, walks the tar, runs the rules, keeps
+/// the bytes of the files `capture` asks for (the policy checks read them),
+/// then verifies the blob digest and size (the caller checks the diff_id
+/// against every image that uses the layer). `progress` sees raw bytes read.
 pub fn scan_layer(
     rules: &RuleSet,
     layer: &LayerRef,
     raw: &mut dyn Read,
+    capture: &(dyn Fn(&str) -> bool + Sync),
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<LayerScan> {
     let mut stream = open_layer(raw, progress)?;
@@ -195,48 +252,34 @@ pub fn scan_layer(
     };
     let mut entries = Vec::new();
     let mut hits = Vec::new();
+    let mut captured = HashMap::new();
     {
         let mut ar = tar::Archive::new(&mut stream.reader);
         for entry in ar.entries().context("not a tar stream")? {
             let mut entry = entry.context("corrupt tar entry")?;
-            let path = image_path(&entry.path_bytes());
-            let header = entry.header();
-            let mode = header.mode().unwrap_or(0);
-            let size = entry.size();
-            let etype = header.entry_type();
-            let link = entry
-                .link_name_bytes()
-                .map(|l| String::from_utf8_lossy(&l).into_owned());
-            let (dir, base) = path.rsplit_once('/').unwrap_or(("", &path));
-            let (kind, path) = if base == ".wh..wh..opq" {
-                (
-                    EntryKind::Opaque,
-                    if dir.is_empty() {
-                        "/".into()
-                    } else {
-                        dir.to_string()
-                    },
-                )
-            } else if let Some(hidden) = base.strip_prefix(".wh.") {
-                (EntryKind::Whiteout, format!("{dir}/{hidden}"))
-            } else if etype.is_dir() {
-                (EntryKind::Dir, path)
-            } else if etype.is_symlink() {
-                (EntryKind::Symlink, path)
-            } else if etype.is_hard_link() {
-                (EntryKind::Hardlink, path)
-            } else if etype.is_file() || etype == tar::EntryType::Continuous {
-                (EntryKind::File, path)
-            } else {
-                (EntryKind::Other, path)
-            };
+            let Meta {
+                path,
+                size,
+                mode,
+                kind,
+                link,
+            } = meta(&entry);
             let mut residue = None;
             if kind == EntryKind::File {
                 residue = rules.residue_rule(&path);
                 let path_rule = (size > 0).then(|| rules.path_rule(&path)).flatten();
-                let hash = scanner
-                    .scan(&path, &mut entry, path_rule.is_some(), &mut hits)
+                let want_copy = size <= MAX_CAPTURE && capture(&path);
+                let (hash, copy) = scanner
+                    .scan(
+                        &path,
+                        &mut entry,
+                        (path_rule.is_some(), want_copy),
+                        &mut hits,
+                    )
                     .with_context(|| format!("layer file {path}"))?;
+                if let Some(copy) = copy {
+                    captured.insert(path.clone(), copy);
+                }
                 if let (Some(rule), Some(hash)) = (path_rule, hash) {
                     hits.push(Hit {
                         rule,
@@ -275,9 +318,36 @@ pub fn scan_layer(
     Ok(LayerScan {
         entries,
         hits,
+        captured,
         compression: stream.compression.name(),
         digest,
         diff_id,
         size,
     })
+}
+
+/// Reads the named regular files out of one layer blob (a second, targeted
+/// pass for files the first pass did not keep, e.g. behind a symlink).
+pub fn extract_files(
+    raw: &mut dyn Read,
+    paths: &HashSet<String>,
+) -> Result<HashMap<String, Vec<u8>>> {
+    let mut stream = open_layer(raw, |_| {})?;
+    let mut out = HashMap::new();
+    let mut ar = tar::Archive::new(&mut stream.reader);
+    for entry in ar.entries().context("not a tar stream")? {
+        let mut entry = entry.context("corrupt tar entry")?;
+        let m = meta(&entry);
+        if m.kind == EntryKind::File && m.size <= MAX_CAPTURE && paths.contains(&m.path) {
+            let mut data = Vec::with_capacity(m.size as usize);
+            entry
+                .read_to_end(&mut data)
+                .with_context(|| format!("layer file {}", m.path))?;
+            out.insert(m.path, data);
+            if out.len() == paths.len() {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -93,6 +93,11 @@ impl FinalTree {
         }
     }
 
+    /// The layer and entry that provide `path` in the final filesystem.
+    pub fn get(&self, path: &str) -> Option<(usize, usize)> {
+        self.files.get(path).copied()
+    }
+
     /// Every path of the final filesystem with the layer index and entry.
     pub fn iter<'a>(
         &'a self,
@@ -131,6 +136,7 @@ mod tests {
         LayerScan {
             entries,
             hits: vec![],
+            captured: Default::default(),
             compression: "none",
             digest: String::new(),
             diff_id: String::new(),

@@ -1,6 +1,9 @@
 //! Rendering the report: text for people, JSON for machines.
 
+pub mod junit;
+pub mod markdown;
 mod model;
+pub mod sarif;
 mod text;
 
 pub use model::*;

@@ -93,10 +93,14 @@ pub struct Finding {
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyResult {
     pub check: String,
+    /// `pass`, `fail`, `warn` or `skip`.
     pub status: String,
     pub measured: serde_json::Value,
     pub limit: serde_json::Value,
     pub message: String,
+    /// Where the problem is: offenders, largest files, per-layer sizes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,6 +110,8 @@ pub struct Summary {
     pub max_severity: Option<Severity>,
     /// Findings at or above `--fail-on`.
     pub failing: usize,
+    /// Policy checks that failed.
+    pub policy_failures: usize,
     pub layers: usize,
     pub files: usize,
     pub size: u64,
@@ -148,6 +154,8 @@ impl ImageReport {
 impl Report {
     /// Whether anything is at or above the threshold (exit code 1).
     pub fn failing(&self) -> bool {
-        self.images.iter().any(|i| i.summary.failing > 0)
+        self.images
+            .iter()
+            .any(|i| i.summary.failing + i.summary.policy_failures > 0)
     }
 }

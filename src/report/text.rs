@@ -117,6 +117,21 @@ fn image(out: &mut String, img: &ImageReport) {
             finding(out, f);
         }
     }
+    if !img.policy.is_empty() {
+        let _ = writeln!(out, "\n policy");
+        for p in &img.policy {
+            let _ = writeln!(
+                out,
+                "  {:<5} {:<20} {}",
+                p.status.to_uppercase(),
+                p.check,
+                p.message
+            );
+            for d in &p.details {
+                let _ = writeln!(out, "        - {d}");
+            }
+        }
+    }
     let by: Vec<String> = s
         .by_severity
         .iter()
@@ -125,13 +140,18 @@ fn image(out: &mut String, img: &ImageReport) {
         .collect();
     let _ = writeln!(
         out,
-        "\n {}: {} findings{}",
+        "\n {}: {} findings{}{}",
         s.verdict.to_uppercase(),
         s.findings,
         if by.is_empty() {
             String::new()
         } else {
             format!(" ({})", by.join(", "))
+        },
+        match s.policy_failures {
+            0 => String::new(),
+            1 => ", 1 policy check failed".to_string(),
+            n => format!(", {n} policy checks failed"),
         }
     );
 }
@@ -145,9 +165,14 @@ pub fn render_text(report: &Report) -> String {
         image(&mut out, img);
     }
     let failing: usize = report.images.iter().map(|i| i.summary.failing).sum();
+    let policy: usize = report
+        .images
+        .iter()
+        .map(|i| i.summary.policy_failures)
+        .sum();
     let _ = writeln!(
         out,
-        "\n{} image(s) audited; {failing} finding(s) at or above {}",
+        "\n{} image(s) audited; {failing} finding(s) at or above {}; {policy} policy check(s) failed",
         report.images.len(),
         report.tool.fail_on
     );
