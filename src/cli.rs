@@ -3,7 +3,7 @@
 use crate::audit::{audit_source, Options};
 use crate::image::PlatformFilter;
 use crate::policy::{PolicyFlags, PolicyOptions, SizeBasis};
-use crate::report::{render_json, render_text, Report, Tool, SCHEMA};
+use crate::report::{junit, markdown, render_json, render_text, sarif, Report, Tool, SCHEMA};
 use crate::rules::{check_examples, RuleSet};
 use crate::severity::Severity;
 use anyhow::{bail, Context, Result};
@@ -33,11 +33,12 @@ an OCI image layout directory, or an OCI archive; the format is read from conten
 Examples:
   docker save app:1.4 -o app.tar && stowaway audit app.tar
   stowaway audit --format json --output report.json app.tar
+  stowaway audit --format text --format sarif=stowaway.sarif --format junit=junit.xml app.tar
   stowaway audit --fail-on critical ./oci-layout-dir
   stowaway audit --platform linux/arm64 multi-arch.oci.tar
 
 Exit codes: 0 clean, 1 findings at or above --fail-on, 2 the audit could not run.")]
-    Audit(AuditArgs),
+    Audit(Box<AuditArgs>),
     /// List the rules, or check every rule against its own examples
     Rules {
         #[command(subcommand)]
@@ -60,6 +61,40 @@ enum RulesAction {
 enum Format {
     Text,
     Json,
+    Sarif,
+    Junit,
+    Markdown,
+}
+
+impl Format {
+    fn render(self, report: &Report) -> String {
+        match self {
+            Format::Text => render_text(report),
+            Format::Json => render_json(report),
+            Format::Sarif => sarif::render_sarif(report),
+            Format::Junit => junit::render_junit(report),
+            Format::Markdown => markdown::render_markdown(report),
+        }
+    }
+}
+
+/// `FORMAT` (to `--output` or stdout) or `FORMAT=FILE`.
+#[derive(Clone)]
+struct FormatSpec {
+    format: Format,
+    file: Option<PathBuf>,
+}
+
+fn parse_format(s: &str) -> Result<FormatSpec, String> {
+    let (name, file) = match s.split_once('=') {
+        Some((n, f)) if !f.is_empty() => (n, Some(PathBuf::from(f))),
+        Some(_) => return Err(format!("{s}: expected FORMAT=FILE")),
+        None => (s, None),
+    };
+    let format = Format::from_str(name, true).map_err(|_| {
+        format!("unknown format {name:?}: use text, json, sarif, junit or markdown")
+    })?;
+    Ok(FormatSpec { format, file })
 }
 
 #[derive(clap::Args)]
@@ -67,10 +102,11 @@ struct AuditArgs {
     /// Image sources to audit
     #[arg(required = true, value_name = "SOURCE")]
     sources: Vec<PathBuf>,
-    /// Output format
-    #[arg(long, short, value_enum, default_value = "text")]
-    format: Format,
-    /// Write the report to FILE instead of stdout
+    /// Output format: text, json, sarif, junit, markdown; FORMAT=FILE writes
+    /// that format to FILE (repeatable: several formats in one run)
+    #[arg(long, short, value_name = "FORMAT[=FILE]", value_parser = parse_format, default_value = "text")]
+    format: Vec<FormatSpec>,
+    /// Write the report (the --format given without =FILE) to FILE instead of stdout
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Exit 1 when a finding is at or above this severity
@@ -137,7 +173,7 @@ impl PolicyArgs {
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Audit(args) => audit(args),
+        Command::Audit(args) => audit(*args),
         Command::Rules { action, rules } => {
             let set = RuleSet::load(&rules)?;
             match action {
@@ -210,19 +246,22 @@ fn audit(args: AuditArgs) -> Result<ExitCode> {
         },
         images,
     };
-    let rendered = match args.format {
-        Format::Text => render_text(&report),
-        Format::Json => render_json(&report),
-    };
-    match &args.output {
-        Some(path) => std::fs::write(path, rendered)
-            .with_context(|| format!("{}: cannot write the report", path.display()))?,
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(rendered.as_bytes()) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    bail!("stdout: {e}");
+    let to_stdout = args.format.iter().filter(|f| f.file.is_none()).count();
+    if to_stdout > 1 {
+        bail!("--format: only one format can go to stdout or --output; give the others as FORMAT=FILE");
+    }
+    for spec in &args.format {
+        let rendered = spec.format.render(&report);
+        match spec.file.as_ref().or(args.output.as_ref()) {
+            Some(path) => std::fs::write(path, rendered)
+                .with_context(|| format!("{}: cannot write the report", path.display()))?,
+            None => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                if let Err(e) = out.write_all(rendered.as_bytes()) {
+                    if e.kind() != std::io::ErrorKind::BrokenPipe {
+                        bail!("stdout: {e}");
+                    }
                 }
             }
         }

@@ -40,6 +40,15 @@ fn lines(report: &Value) -> Vec<String> {
                 f["fingerprint"].as_str().unwrap_or("-")
             ));
         }
+        for p in img["policy"].as_array().unwrap() {
+            if p["status"] != "pass" && p["status"] != "skip" {
+                out.push(format!(
+                    "{tag} policy {} {}",
+                    p["check"].as_str().unwrap(),
+                    p["status"].as_str().unwrap()
+                ));
+            }
+        }
     }
     out.sort();
     out
@@ -86,6 +95,9 @@ const LEAKY_FINDINGS: &[&str] = &[
     "leaky low residue.go-module-cache L1 /go/pkg/mod/cache/download/x.zip present fp=-",
     "leaky low residue.go-sources L6 /app/main.go present fp=-",
     "leaky medium residue.go-toolchain L1 /usr/local/go/bin/go present fp=-",
+    "leaky policy ca-certificates warn",
+    "leaky policy only-allowed-files fail",
+    "leaky policy user warn",
 ];
 
 #[test]
@@ -167,6 +179,9 @@ fn multi_platform_index_audits_every_platform_unless_one_is_picked() {
             "linux/arm64".as_ref(),
             "--format".as_ref(),
             "json".as_ref(),
+            // The fixture's binary is amd64 in both variants.
+            "--skip-check".as_ref(),
+            "entrypoint-runnable".as_ref(),
         ]);
         assert_eq!(code, 0, "{err}");
         let report: Value = serde_json::from_str(&out).unwrap();

@@ -318,6 +318,9 @@ pub fn check_go(ctx: &Context, entry: &Entry) -> PolicyResult {
     if !info.trimpath() {
         notes.push("built without -trimpath");
     }
+    if info.ldflags().is_none() && info.trimpath() {
+        notes.push("-ldflags not recorded (Go omits them from -trimpath builds; the binary's strings were scanned by the content rules)");
+    }
     if info.vcs_modified() == Some(true) {
         notes.push("built from a modified VCS tree");
     }

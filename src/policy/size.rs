@@ -62,7 +62,7 @@ fn where_the_bytes_are(ctx: &Context, wasted: u64) -> Vec<String> {
     let mut out = Vec::new();
     let history = ctx.config.layer_history();
     let mut layers: Vec<(usize, u64)> = ctx.layers.iter().map(|l| l.size).enumerate().collect();
-    layers.sort_by(|a, b| b.1.cmp(&a.1));
+    layers.sort_by_key(|l| std::cmp::Reverse(l.1));
     for (i, size) in layers.iter().take(5) {
         let created = history
             .get(*i)

@@ -5,6 +5,12 @@ use super::{Entry, Image, Layer};
 
 pub const API_KEY_PEM: &str = include_str!("../data/api-private-key.pem");
 pub const TEST_CA_PEM: &str = include_str!("../data/test-ca.pem");
+/// Twelve self-signed test CA certificates: a bundle the policy accepts.
+pub const CA_BUNDLE: &str = include_str!("../data/ca-bundle.pem");
+/// A 512-byte static x86-64 ELF (nostdlib `_start`), as a scratch image holds.
+pub const STATIC_ELF: &[u8] = include_bytes!("../data/elf/static-amd64");
+/// A dynamically linked x86-64 ELF needing /lib64/ld-linux-x86-64.so.2 and libc.so.6.
+pub const DYNAMIC_ELF: &[u8] = include_bytes!("../data/elf/hello-dyn-amd64");
 /// Fake credentials in the shapes real ones have.
 pub const STRIPE_KEY: &str = "sk_live_51Hx9TqKc2Vb7NmWq4ZrT8yPdL3fGs0a";
 pub const STRIPE_ENV_KEY: &str = "sk_live_9Qw3ErT6yU1iO4pA7sD0fG2hJ5kL8zX";
@@ -15,9 +21,10 @@ pub const BUILD_ARG_KEY: &str = "b3Zk9QxW2rT7yLp4Nv8Mh1Cj6Fd0Gs5A";
 /// Every planted secret value, for the never-printed checks.
 pub const PLANTED: &[&str] = &[STRIPE_KEY, STRIPE_ENV_KEY, AWS_SECRET, BUILD_ARG_KEY];
 
-/// A few KB that look like a static ELF with a string table.
+/// A static ELF followed by a few KB of string data holding `embedded`, as
+/// a Go binary's rodata holds an `-ldflags -X` value.
 pub fn fake_binary(embedded: &str) -> Vec<u8> {
-    let mut b = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0".to_vec();
+    let mut b = STATIC_ELF.to_vec();
     b.resize(4096, 0);
     b.extend_from_slice(b"runtime.main\0net/http.ListenAndServe\0/health\0");
     b.extend_from_slice(embedded.as_bytes());
@@ -105,12 +112,12 @@ pub fn clean_image() -> Image {
         .with_layer(
             Layer::new(vec![Entry::file(
                 "etc/ssl/certs/ca-certificates.crt",
-                TEST_CA_PEM,
+                CA_BUNDLE,
             )])
             .with_created_by("COPY /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ # buildkit"),
         )
         .with_layer(
-            Layer::new(vec![Entry::exec("server", fake_binary("net/http"))])
+            Layer::new(vec![Entry::exec("server", STATIC_ELF)])
                 .with_created_by("COPY /app/server /server # buildkit"),
         )
         .with_history(0, "WORKDIR /")
