@@ -123,6 +123,13 @@ struct AuditArgs {
     no_progress: bool,
     #[command(flatten)]
     policy: PolicyArgs,
+    /// Benchmarks: run only this rule (repeatable)
+    #[arg(long = "only-rule", value_name = "ID", hide = true)]
+    only_rule: Vec<String>,
+    /// Benchmarks: decompress, verify and walk every byte, match nothing
+    /// (the floor an audit is measured against)
+    #[arg(long, hide = true)]
+    bench_floor: bool,
 }
 
 /// Final-image policy (also set in a `stowaway.toml` `[policy]` table).
@@ -217,7 +224,12 @@ pub fn run() -> Result<ExitCode> {
 }
 
 fn audit(args: AuditArgs) -> Result<ExitCode> {
-    let rules = RuleSet::load(&args.rules)?;
+    let only = if args.bench_floor {
+        Some(vec![])
+    } else {
+        (!args.only_rule.is_empty()).then(|| args.only_rule.clone())
+    };
+    let rules = RuleSet::load_only(&args.rules, only.as_deref())?;
     let platform = match &args.platform {
         Some(p) => PlatformFilter::parse(p)?,
         None => PlatformFilter::default(),
@@ -226,10 +238,14 @@ fn audit(args: AuditArgs) -> Result<ExitCode> {
         platform,
         fail_on: args.fail_on,
         progress: !args.no_progress,
-        policy: PolicyOptions::load(
-            &args.policy.flags(),
-            args.sources.first().map(PathBuf::as_path),
-        )?,
+        policy: {
+            let mut p = PolicyOptions::load(
+                &args.policy.flags(),
+                args.sources.first().map(PathBuf::as_path),
+            )?;
+            p.enabled &= !args.bench_floor;
+            p
+        },
     };
     let mut images = Vec::new();
     for src in &args.sources {

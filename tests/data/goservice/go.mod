@@ -1,0 +1,3 @@
+module finserve/payment
+
+go 1.19
