@@ -19,6 +19,23 @@ pub struct Options {
     pub fail_on: Severity,
     pub progress: bool,
     pub policy: PolicyOptions,
+    /// Stable ids of findings to suppress (`--baseline`).
+    pub baseline: HashSet<String>,
+    pub ignores: crate::suppress::Ignores,
+}
+
+impl Default for Options {
+    /// What the CLI does with no flags and no settings file.
+    fn default() -> Self {
+        Options {
+            platform: PlatformFilter::default(),
+            fail_on: Severity::High,
+            progress: false,
+            policy: PolicyOptions::default(),
+            baseline: HashSet::new(),
+            ignores: crate::suppress::Ignores::default(),
+        }
+    }
 }
 
 /// Audits one source (which may hold several images).
@@ -83,6 +100,8 @@ pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<
 /// goes on, so whatever was slipped in is still shown, and says so loudly.
 fn integrity_finding(i: usize, l: &crate::image::LayerRef, s: &LayerScan) -> Finding {
     Finding {
+        id: String::new(),
+        suppressed: None,
         rule: "integrity.diff-id-mismatch".into(),
         kind: "integrity",
         severity: Severity::Critical,
@@ -183,6 +202,8 @@ fn image_report(
             let rule = &rules.rule(hit.rule).def;
             let state = tree.state(li, &hit.path);
             findings.push(Finding {
+                id: String::new(),
+                suppressed: None,
                 rule: rule.id.clone(),
                 kind: rule.kind.as_str(),
                 severity: rule.severity,
@@ -228,6 +249,8 @@ fn image_report(
         for ((r, state), (count, bytes, samples)) in residue {
             let rule = &rules.rule(r).def;
             findings.push(Finding {
+                id: String::new(),
+                suppressed: None,
                 rule: rule.id.clone(),
                 kind: rule.kind.as_str(),
                 severity: rule.severity,
@@ -269,6 +292,8 @@ fn image_report(
             (f, _, _) => f.to_uppercase(),
         };
         findings.push(Finding {
+            id: String::new(),
+            suppressed: None,
             rule: rule.id.clone(),
             kind: if rule.kind == RuleKind::Config {
                 "config"
@@ -299,6 +324,13 @@ fn image_report(
             message: format!("{} in the image config: {place}", rule.name),
             remediation: rule.remediation.clone(),
         });
+    }
+    let repo = img
+        .tags
+        .first()
+        .map_or("", |t| crate::suppress::repository(t));
+    for f in &mut findings {
+        f.id = crate::suppress::stable_id(repo, f);
     }
     findings.sort_by(|a, b| {
         b.severity
@@ -348,32 +380,7 @@ fn image_report(
             }
         }
     }
-    let mut by_severity = BTreeMap::new();
-    for f in &findings {
-        *by_severity.entry(f.severity).or_insert(0) += 1;
-    }
-    let failing = findings
-        .iter()
-        .filter(|f| f.severity >= opts.fail_on)
-        .count();
-    let policy_failures = policy.iter().filter(|p| p.status == "fail").count();
-    let summary = Summary {
-        findings: findings.len(),
-        max_severity: findings.iter().map(|f| f.severity).max(),
-        by_severity,
-        failing,
-        layers: layer_infos.len(),
-        files: tree.len(),
-        size: layer_infos.iter().map(|l| l.size).sum(),
-        compressed_size: layer_infos.iter().map(|l| l.compressed_size).sum(),
-        policy_failures,
-        verdict: if failing + policy_failures > 0 {
-            "fail"
-        } else {
-            "pass"
-        },
-    };
-    Ok(ImageReport {
+    let mut report = ImageReport {
         source: shown.to_string(),
         format: img.format.name(),
         tags: img.tags.clone(),
@@ -382,8 +389,48 @@ fn image_report(
         config_digest: img.config_digest.clone(),
         layers: layer_infos,
         findings,
+        suppressed: vec![],
         policy,
         notes,
-        summary,
-    })
+        summary: Summary::default(),
+    };
+    crate::suppress::apply(
+        &mut report,
+        &opts.baseline,
+        &opts.ignores,
+        crate::suppress::today(),
+    );
+    report.summary = summarize(&report, tree.len(), opts.fail_on);
+    Ok(report)
+}
+
+/// Counts for the summary, after suppression.
+fn summarize(img: &ImageReport, files: usize, fail_on: Severity) -> Summary {
+    let mut by_severity = BTreeMap::new();
+    for f in &img.findings {
+        *by_severity.entry(f.severity).or_insert(0) += 1;
+    }
+    let failing = img
+        .findings
+        .iter()
+        .filter(|f| f.severity >= fail_on)
+        .count();
+    let policy_failures = img.policy.iter().filter(|p| p.status == "fail").count();
+    Summary {
+        findings: img.findings.len(),
+        max_severity: img.findings.iter().map(|f| f.severity).max(),
+        by_severity,
+        failing,
+        policy_failures,
+        suppressed: img.suppressed.len(),
+        layers: img.layers.len(),
+        files,
+        size: img.layers.iter().map(|l| l.size).sum(),
+        compressed_size: img.layers.iter().map(|l| l.compressed_size).sum(),
+        verdict: if failing + policy_failures > 0 {
+            "fail"
+        } else {
+            "pass"
+        },
+    }
 }

@@ -15,3 +15,4 @@ pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod severity;
+pub mod suppress;

@@ -10,8 +10,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use stowaway::audit::{audit_source, Options};
-use stowaway::image::PlatformFilter;
-use stowaway::policy::PolicyOptions;
 use stowaway::report::junit::render_junit;
 use stowaway::report::markdown::render_markdown;
 use stowaway::report::sarif::render_sarif;
@@ -36,10 +34,8 @@ fn audit(path: &Path) -> Report {
     let rules = RuleSet::load(&[]).expect("built-in rules load");
     let fail_on = Severity::High;
     let opts = Options {
-        platform: PlatformFilter::default(),
         fail_on,
-        progress: false,
-        policy: PolicyOptions::default(),
+        ..Options::default()
     };
     let images = audit_source(path, &rules, &opts).expect("the demo image audits");
     Report {

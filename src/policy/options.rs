@@ -1,6 +1,7 @@
 //! Policy settings: defaults for the seed scenario, a `stowaway.toml`
 //! `[policy]` table, and CLI flags on top.
 
+use crate::suppress::IgnoreEntry;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -78,6 +79,9 @@ struct PolicyTable {
 struct PolicyFile {
     #[serde(default)]
     policy: PolicyTable,
+    /// `[[ignore]]` entries: rule + path glob + reason + optional expiry.
+    #[serde(default)]
+    ignore: Vec<IgnoreEntry>,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +96,8 @@ pub struct PolicyOptions {
     pub skip: Vec<String>,
     /// Where the settings came from, for the report.
     pub source: Option<PathBuf>,
+    /// The settings file's `[[ignore]]` entries.
+    pub ignore: Vec<IgnoreEntry>,
 }
 
 impl Default for PolicyOptions {
@@ -105,6 +111,7 @@ impl Default for PolicyOptions {
             allow: vec![],
             skip: vec![],
             source: None,
+            ignore: vec![],
         }
     }
 }
@@ -148,20 +155,21 @@ impl PolicyOptions {
                 .flatten()
                 .find(|p| p.is_file())
         });
-        let table = match &found {
+        let (table, ignore) = match &found {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("{}: cannot read the policy file", p.display()))?;
                 let file: PolicyFile = toml::from_str(&text)
                     .with_context(|| format!("{}: invalid policy file", p.display()))?;
                 check_ids(&file.policy.skip, &p.display().to_string())?;
-                file.policy
+                (file.policy, file.ignore)
             }
-            None => PolicyTable::default(),
+            None => (PolicyTable::default(), vec![]),
         };
         check_ids(&flags.skip, "--skip-check")?;
         let mut o = PolicyOptions {
             source: found,
+            ignore,
             enabled: !flags.disabled,
             ..PolicyOptions::default()
         };

@@ -105,6 +105,12 @@ fn cases(img: &ImageReport, fail_on: Severity) -> Vec<Case> {
             outcome: Outcome::Pass(None),
         });
     }
+    // Suppressed findings are skipped cases, with the reason.
+    cases.extend(img.suppressed.iter().map(|f| Case {
+        classname: format!("stowaway.{}", f.kind),
+        name: format!("{} {}", f.rule, place(f)),
+        outcome: Outcome::Skipped(f.suppressed.clone().unwrap_or_default()),
+    }));
     cases.extend(img.policy.iter().map(policy_case));
     cases
 }

@@ -81,6 +81,19 @@ fn image(out: &mut String, img: &ImageReport, fail_on: Severity) {
         let rows: Vec<Vec<String>> = img.findings.iter().map(finding_row).collect();
         table(out, &["Severity", "Rule", "Where", "Match"], &rows);
     }
+    if !img.suppressed.is_empty() {
+        let _ = writeln!(out, "\n#### Suppressed ({})\n", img.suppressed.len());
+        let rows: Vec<Vec<String>> = img
+            .suppressed
+            .iter()
+            .map(|f| {
+                let mut row = finding_row(f);
+                row[3] = text(f.suppressed.as_deref().unwrap_or(""));
+                row
+            })
+            .collect();
+        table(out, &["Severity", "Rule", "Where", "Why"], &rows);
+    }
     if !img.policy.is_empty() {
         out.push_str("\n#### Policy\n\n");
         let rows: Vec<Vec<String>> = img.policy.iter().map(policy_row).collect();

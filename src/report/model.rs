@@ -48,6 +48,9 @@ pub enum Where {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// Stable across rebuilds: image repository, rule, place and the secret's
+    /// fingerprint (what baselines and SARIF `partialFingerprints` use).
+    pub id: String,
     pub rule: String,
     pub kind: &'static str,
     pub severity: Severity,
@@ -88,6 +91,9 @@ pub struct Finding {
     pub fingerprint: Option<String>,
     pub message: String,
     pub remediation: String,
+    /// Why it does not count (baseline, ignore entry); only on suppressed findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +109,7 @@ pub struct PolicyResult {
     pub details: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub findings: usize,
     pub by_severity: BTreeMap<Severity, usize>,
@@ -112,6 +118,8 @@ pub struct Summary {
     pub failing: usize,
     /// Policy checks that failed.
     pub policy_failures: usize,
+    /// Findings suppressed by a baseline or an ignore entry.
+    pub suppressed: usize,
     pub layers: usize,
     pub files: usize,
     pub size: u64,
@@ -129,6 +137,8 @@ pub struct ImageReport {
     pub config_digest: String,
     pub layers: Vec<LayerInfo>,
     pub findings: Vec<Finding>,
+    /// Findings a baseline or an ignore entry suppressed, with the reason.
+    pub suppressed: Vec<Finding>,
     pub policy: Vec<PolicyResult>,
     pub notes: Vec<String>,
     pub summary: Summary,

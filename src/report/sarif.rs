@@ -5,8 +5,8 @@
 use super::model::{Finding, ImageReport, PolicyResult, Report, Where};
 use crate::policy::CHECKS;
 use crate::severity::Severity;
+use crate::suppress::{digest_parts, repository};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -52,7 +52,8 @@ fn run(report: &Report) -> Value {
     let mut rules = Rules::default();
     let mut results = Vec::new();
     for img in &report.images {
-        for f in &img.findings {
+        // Suppressed findings stay in the log, marked as suppressed.
+        for f in img.findings.iter().chain(&img.suppressed) {
             let index = rules.index_of(&f.rule, || finding_rule(f));
             results.push(finding_result(img, f, index));
         }
@@ -187,15 +188,19 @@ fn finding_rule(f: &Finding) -> Value {
 
 /// One result for a finding.
 fn finding_result(img: &ImageReport, f: &Finding, rule_index: usize) -> Value {
-    json!({
+    let mut result = json!({
         "ruleId": f.rule,
         "ruleIndex": rule_index,
         "level": level(f.severity),
         "message": {"text": finding_message(img, f)},
         "locations": [finding_location(img, f)],
-        "partialFingerprints": {FINGERPRINT_KEY: finding_fingerprint(img, f)},
+        "partialFingerprints": {FINGERPRINT_KEY: f.id},
         "properties": finding_properties(img, f),
-    })
+    });
+    if let Some(reason) = &f.suppressed {
+        result["suppressions"] = json!([{"kind": "external", "justification": reason}]);
+    }
+    result
 }
 
 /// The finding's message, excerpt and fingerprint: only redacted fields.
@@ -323,7 +328,7 @@ fn policy_result(img: &ImageReport, p: &PolicyResult, id: &str, rule_index: usiz
         "level": level(policy_severity(p)),
         "message": {"text": policy_message(&name, p)},
         "locations": [location(CONFIG_URI, None, logical)],
-        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(&[image_repository(img), id])},
+        "partialFingerprints": {FINGERPRINT_KEY: digest_parts(&[image_repository(img), id])},
         "properties": {
             "status": p.status,
             "measured": p.measured,
@@ -349,49 +354,9 @@ fn policy_message(image: &str, p: &PolicyResult) -> String {
     text
 }
 
-/// A finding's stable fingerprint: the image repository (tag and digest
-/// dropped), rule, where (path, or config field and key) and the secret's own
-/// fingerprint. Layer digests, tags and the source path are left out, so a
-/// rebuilt image keeps its alerts.
-fn finding_fingerprint(img: &ImageReport, f: &Finding) -> String {
-    let place = match f.location {
-        Where::Layer => f.path.clone().unwrap_or_default(),
-        Where::Config => format!(
-            "{}/{}",
-            f.config_field.unwrap_or_default(),
-            f.config_key.as_deref().unwrap_or_default()
-        ),
-    };
-    fingerprint(&[
-        image_repository(img),
-        &f.rule,
-        &place,
-        f.fingerprint.as_deref().unwrap_or_default(),
-    ])
-}
-
-/// The first 32 hex digits of the SHA-256 of the NUL-separated parts.
-fn fingerprint(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    hex::encode(h.finalize())[..32].to_string()
-}
-
 /// The repository of the image's first tag, or "" for an untagged image.
 fn image_repository(img: &ImageReport) -> &str {
     img.tags.first().map_or("", |t| repository(t))
-}
-
-/// A reference without its `:tag` or `@digest` (a registry port stays).
-fn repository(reference: &str) -> &str {
-    let name = reference.split('@').next().unwrap_or(reference);
-    match name.rfind(':') {
-        Some(i) if !name[i..].contains('/') => &name[..i],
-        _ => name,
-    }
 }
 
 /// A relative URI for a path in the image: no leading slash, and every byte
@@ -417,22 +382,6 @@ mod tests {
         assert_eq!(artifact_uri("/app/key.pem"), "app/key.pem");
         assert_eq!(artifact_uri("/a b/c:d%"), "a%20b/c%3Ad%25");
         assert_eq!(artifact_uri("/é"), "%C3%A9");
-    }
-
-    #[test]
-    fn fingerprints_are_short_hex_and_separate_their_parts() {
-        let a = fingerprint(&["ab", "c"]);
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(a, fingerprint(&["a", "bc"]));
-    }
-
-    #[test]
-    fn repositories_drop_tags_and_digests_but_not_ports() {
-        assert_eq!(repository("finserve/payment:leaky"), "finserve/payment");
-        assert_eq!(repository("localhost:5000/app"), "localhost:5000/app");
-        assert_eq!(repository("localhost:5000/app:1.4"), "localhost:5000/app");
-        assert_eq!(repository("app@sha256:abc"), "app");
     }
 
     #[test]

@@ -117,6 +117,23 @@ fn image(out: &mut String, img: &ImageReport) {
             finding(out, f);
         }
     }
+    if !img.suppressed.is_empty() {
+        let _ = writeln!(out, "\n suppressed ({})", img.suppressed.len());
+        for f in &img.suppressed {
+            let at = f
+                .path
+                .clone()
+                .or_else(|| f.config_key.clone())
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<8} {} {at}: {}",
+                f.severity.as_str(),
+                f.rule,
+                f.suppressed.as_deref().unwrap_or("")
+            );
+        }
+    }
     if !img.policy.is_empty() {
         let _ = writeln!(out, "\n policy");
         for p in &img.policy {
@@ -140,7 +157,7 @@ fn image(out: &mut String, img: &ImageReport) {
         .collect();
     let _ = writeln!(
         out,
-        "\n {}: {} findings{}{}",
+        "\n {}: {} findings{}{}{}",
         s.verdict.to_uppercase(),
         s.findings,
         if by.is_empty() {
@@ -152,6 +169,10 @@ fn image(out: &mut String, img: &ImageReport) {
             0 => String::new(),
             1 => ", 1 policy check failed".to_string(),
             n => format!(", {n} policy checks failed"),
+        },
+        match s.suppressed {
+            0 => String::new(),
+            n => format!(", {n} suppressed"),
         }
     );
 }

@@ -1,12 +1,13 @@
-//! Command-line definitions and dispatch.
+//! Command-line definitions and dispatch; each subcommand lives in its own file.
 
-use crate::audit::{audit_source, Options};
-use crate::image::PlatformFilter;
-use crate::policy::{PolicyFlags, PolicyOptions, SizeBasis};
-use crate::report::{junit, markdown, render_json, render_text, sarif, Report, Tool, SCHEMA};
-use crate::rules::{check_examples, RuleSet};
+mod audit;
+mod baseline;
+mod rules;
+
+use crate::policy::{PolicyFlags, SizeBasis};
+use crate::report::{junit, markdown, render_json, render_text, sarif, Report};
 use crate::severity::Severity;
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,13 @@ Examples:
 
 Exit codes: 0 clean, 1 findings at or above --fail-on, 2 the audit could not run.")]
     Audit(Box<AuditArgs>),
+    /// Record the current findings in a baseline file; `audit --baseline
+    /// FILE` then reports only new ones
+    #[command(after_help = "\
+Example:
+  stowaway baseline app.tar --output stowaway-baseline.json
+  stowaway audit app.tar --baseline stowaway-baseline.json   # exit 0 until a new leak")]
+    Baseline(Box<AuditArgs>),
     /// List the rules, or check every rule against its own examples
     Rules {
         #[command(subcommand)]
@@ -50,7 +58,7 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 the audit could not run
 }
 
 #[derive(Subcommand)]
-enum RulesAction {
+pub(crate) enum RulesAction {
     /// One line per rule: id, kind, severity, name
     List,
     /// Run every rule's examples and negative examples through the matcher
@@ -58,7 +66,7 @@ enum RulesAction {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     Text,
     Json,
     Sarif,
@@ -67,7 +75,7 @@ enum Format {
 }
 
 impl Format {
-    fn render(self, report: &Report) -> String {
+    pub(crate) fn render(self, report: &Report) -> String {
         match self {
             Format::Text => render_text(report),
             Format::Json => render_json(report),
@@ -80,9 +88,9 @@ impl Format {
 
 /// `FORMAT` (to `--output` or stdout) or `FORMAT=FILE`.
 #[derive(Clone)]
-struct FormatSpec {
-    format: Format,
-    file: Option<PathBuf>,
+pub(crate) struct FormatSpec {
+    pub(crate) format: Format,
+    pub(crate) file: Option<PathBuf>,
 }
 
 fn parse_format(s: &str) -> Result<FormatSpec, String> {
@@ -98,44 +106,47 @@ fn parse_format(s: &str) -> Result<FormatSpec, String> {
 }
 
 #[derive(clap::Args)]
-struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Image sources to audit
     #[arg(required = true, value_name = "SOURCE")]
-    sources: Vec<PathBuf>,
+    pub(crate) sources: Vec<PathBuf>,
     /// Output format: text, json, sarif, junit, markdown; FORMAT=FILE writes
     /// that format to FILE (repeatable: several formats in one run)
     #[arg(long, short, value_name = "FORMAT[=FILE]", value_parser = parse_format, default_value = "text")]
-    format: Vec<FormatSpec>,
+    pub(crate) format: Vec<FormatSpec>,
     /// Write the report (the --format given without =FILE) to FILE instead of stdout
     #[arg(long, short, value_name = "FILE")]
-    output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Exit 1 when a finding is at or above this severity
     #[arg(long, value_name = "SEVERITY", default_value = "high")]
-    fail_on: Severity,
+    pub(crate) fail_on: Severity,
     /// Audit only this platform of a multi-platform image (os/arch[/variant])
     #[arg(long, value_name = "OS/ARCH")]
-    platform: Option<String>,
+    pub(crate) platform: Option<String>,
     /// Extra rule file(s) (TOML) added to the built-in rules
     #[arg(long = "rules", value_name = "FILE")]
-    rules: Vec<PathBuf>,
+    pub(crate) rules: Vec<PathBuf>,
     /// Never draw a progress bar
     #[arg(long)]
-    no_progress: bool,
+    pub(crate) no_progress: bool,
+    /// Suppress the findings listed in this baseline (see `stowaway baseline`)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: Option<PathBuf>,
     #[command(flatten)]
-    policy: PolicyArgs,
+    pub(crate) policy: PolicyArgs,
     /// Benchmarks: run only this rule (repeatable)
     #[arg(long = "only-rule", value_name = "ID", hide = true)]
-    only_rule: Vec<String>,
+    pub(crate) only_rule: Vec<String>,
     /// Benchmarks: decompress, verify and walk every byte, match nothing
     /// (the floor an audit is measured against)
     #[arg(long, hide = true)]
-    bench_floor: bool,
+    pub(crate) bench_floor: bool,
 }
 
 /// Final-image policy (also set in a `stowaway.toml` `[policy]` table).
 #[derive(clap::Args)]
 #[command(next_help_heading = "Policy")]
-struct PolicyArgs {
+pub(crate) struct PolicyArgs {
     /// Policy file (default: stowaway.toml next to the image, else in the working directory)
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
@@ -163,7 +174,7 @@ struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    fn flags(&self) -> PolicyFlags {
+    pub(crate) fn flags(&self) -> PolicyFlags {
         PolicyFlags {
             policy_file: self.policy.clone(),
             max_size: self.max_size.clone(),
@@ -180,111 +191,8 @@ impl PolicyArgs {
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Audit(args) => audit(*args),
-        Command::Rules { action, rules } => {
-            let set = RuleSet::load(&rules)?;
-            match action {
-                RulesAction::List => {
-                    for r in set.rules() {
-                        let d = &r.def;
-                        println!(
-                            "{:<40} {:<12} {:<9} {}",
-                            d.id,
-                            d.kind.as_str(),
-                            d.severity.as_str(),
-                            d.name
-                        );
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                RulesAction::Check => {
-                    let failures = check_examples(&set);
-                    for f in &failures {
-                        println!("FAIL {f}");
-                    }
-                    let examples: usize = set
-                        .rules()
-                        .iter()
-                        .map(|r| r.def.examples.len() + r.def.negative_examples.len())
-                        .sum();
-                    println!(
-                        "{} rules, {examples} examples: {} failed",
-                        set.rules().len(),
-                        failures.len()
-                    );
-                    Ok(if failures.is_empty() {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    })
-                }
-            }
-        }
+        Command::Audit(args) => audit::run(&args),
+        Command::Baseline(args) => baseline::run(&args),
+        Command::Rules { action, rules } => rules::run(action, &rules),
     }
-}
-
-fn audit(args: AuditArgs) -> Result<ExitCode> {
-    let only = if args.bench_floor {
-        Some(vec![])
-    } else {
-        (!args.only_rule.is_empty()).then(|| args.only_rule.clone())
-    };
-    let rules = RuleSet::load_only(&args.rules, only.as_deref())?;
-    let platform = match &args.platform {
-        Some(p) => PlatformFilter::parse(p)?,
-        None => PlatformFilter::default(),
-    };
-    let opts = Options {
-        platform,
-        fail_on: args.fail_on,
-        progress: !args.no_progress,
-        policy: {
-            let mut p = PolicyOptions::load(
-                &args.policy.flags(),
-                args.sources.first().map(PathBuf::as_path),
-            )?;
-            p.enabled &= !args.bench_floor;
-            p
-        },
-    };
-    let mut images = Vec::new();
-    for src in &args.sources {
-        images.extend(audit_source(src, &rules, &opts)?);
-    }
-    let report = Report {
-        schema: SCHEMA,
-        tool: Tool {
-            name: "stowaway",
-            version: env!("CARGO_PKG_VERSION"),
-            rules: rules.rules().len(),
-            rules_hash: rules.hash().to_string(),
-            fail_on: args.fail_on,
-        },
-        images,
-    };
-    let to_stdout = args.format.iter().filter(|f| f.file.is_none()).count();
-    if to_stdout > 1 {
-        bail!("--format: only one format can go to stdout or --output; give the others as FORMAT=FILE");
-    }
-    for spec in &args.format {
-        let rendered = spec.format.render(&report);
-        match spec.file.as_ref().or(args.output.as_ref()) {
-            Some(path) => std::fs::write(path, rendered)
-                .with_context(|| format!("{}: cannot write the report", path.display()))?,
-            None => {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                if let Err(e) = out.write_all(rendered.as_bytes()) {
-                    if e.kind() != std::io::ErrorKind::BrokenPipe {
-                        bail!("stdout: {e}");
-                    }
-                }
-            }
-        }
-    }
-    Ok(if report.failing() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
