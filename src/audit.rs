@@ -3,11 +3,12 @@
 
 use crate::config_scan::scan_config;
 use crate::image::{self, Image, PlatformFilter, Source};
-use crate::layer::{extract_files, scan_layer, EntryKind, LayerScan};
+use crate::knownkey::KnownKeys;
+use crate::layer::{extract_files, scan_layer, EntryKind, LayerScan, Spec};
 use crate::merge::{FinalTree, State};
 use crate::policy::{self, Fetch, FinalFs, PolicyOptions};
 use crate::progress::Progress;
-use crate::report::{Finding, ImageReport, LayerInfo, Summary, Where};
+use crate::report::{Finding, ImageReport, KnownSecretResult, LayerInfo, Summary, Where};
 use crate::rules::{RuleKind, RuleSet};
 use crate::severity::Severity;
 use anyhow::{bail, Context, Result};
@@ -22,6 +23,8 @@ pub struct Options {
     /// Stable ids of findings to suppress (`--baseline`).
     pub baseline: HashSet<String>,
     pub ignores: crate::suppress::Ignores,
+    /// Secrets to search for by their sha256 (`--known-secret-sha256`).
+    pub known: KnownKeys,
 }
 
 impl Default for Options {
@@ -34,6 +37,7 @@ impl Default for Options {
             policy: PolicyOptions::default(),
             baseline: HashSet::new(),
             ignores: crate::suppress::Ignores::default(),
+            known: KnownKeys::default(),
         }
     }
 }
@@ -60,9 +64,14 @@ pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<
         .map(|i| policy::wanted_paths(&i.config))
         .collect();
     let capture = |p: &str| wanted.iter().any(|w| w(p));
+    let spec = Spec {
+        rules,
+        known: &opts.known,
+        capture: &capture,
+    };
     let scans = container.visit(&members, |member, r| {
         let layer = &first_ref[member];
-        scan_layer(rules, layer, r, &capture, &|n| progress.inc(n))
+        scan_layer(&spec, layer, r, &|n| progress.inc(n))
             .with_context(|| format!("{shown}: layer {member}"))
     })?;
     progress.finish();
@@ -234,6 +243,22 @@ fn image_report(
                 remediation: rule.remediation.clone(),
             });
         }
+        for k in &scan.known {
+            let state = tree.state(li, &k.path);
+            findings.push(known_finding(
+                &opts.known,
+                k.key,
+                k.form,
+                Some((
+                    li,
+                    img.layers[li].digest.clone().unwrap_or(scan.digest.clone()),
+                )),
+                Some((k.path.clone(), state)),
+                created.clone(),
+                hist,
+                k.offset,
+            ));
+        }
         // Residue: one finding per rule and state, with counts and bytes.
         let mut residue: BTreeMap<(usize, State), (u64, u64, Vec<String>)> = BTreeMap::new();
         for e in &scan.entries {
@@ -325,6 +350,33 @@ fn image_report(
             remediation: rule.remediation.clone(),
         });
     }
+    findings.extend(known_in_config(&opts.known, &img.config));
+    let known_secrets = opts
+        .known
+        .hexes
+        .iter()
+        .map(|h| {
+            let short = &h[..16];
+            let found = findings
+                .iter()
+                .filter(|f| f.rule == KNOWN_RULE && f.fingerprint.as_deref() == Some(short))
+                .count();
+            KnownSecretResult {
+                sha256: h.clone(),
+                found,
+                searched: format!(
+                    "{} layer(s) ({} files, deleted ones included) and the image config, as file, PEM, DER, base64 and hex",
+                    layers.len(),
+                    layers.iter().map(|l| l.entries.len()).sum::<usize>()
+                ),
+                message: if found == 0 {
+                    format!("known secret {short}…: searched, found nowhere")
+                } else {
+                    format!("known secret {short}…: FOUND in {found} place(s)")
+                },
+            }
+        })
+        .collect();
     let repo = img
         .tags
         .first()
@@ -390,6 +442,7 @@ fn image_report(
         layers: layer_infos,
         findings,
         suppressed: vec![],
+        known_secrets,
         policy,
         notes,
         summary: Summary::default(),
@@ -433,4 +486,100 @@ fn summarize(img: &ImageReport, files: usize, fail_on: Severity) -> Summary {
             "pass"
         },
     }
+}
+
+pub const KNOWN_RULE: &str = "known-secret";
+
+/// A finding for a known secret found at a place.
+#[allow(clippy::too_many_arguments)]
+fn known_finding(
+    known: &KnownKeys,
+    key: usize,
+    form: &'static str,
+    layer: Option<(usize, String)>,
+    file: Option<(String, State)>,
+    created_by: Option<String>,
+    history_index: Option<usize>,
+    offset: Option<u64>,
+) -> Finding {
+    let short = known.hexes[key][..16].to_string();
+    let place = match (&file, &layer) {
+        (Some((p, state)), Some((l, _))) => format!("{p} (layer {l}), {}", state_phrase(*state)),
+        _ => "the image config".to_string(),
+    };
+    Finding {
+        id: String::new(),
+        suppressed: None,
+        rule: KNOWN_RULE.into(),
+        kind: "secret",
+        severity: Severity::Critical,
+        title: "Known secret".into(),
+        location: if layer.is_some() { Where::Layer } else { Where::Config },
+        layer: layer.as_ref().map(|(l, _)| *l),
+        layer_digest: layer.map(|(_, d)| d),
+        created_by,
+        path: file.as_ref().map(|(p, _)| p.clone()),
+        config_field: None,
+        config_key: None,
+        history_index,
+        state: file.map(|(_, s)| s),
+        offset,
+        line: None,
+        occurrences: 1,
+        files: None,
+        bytes: None,
+        sample_paths: vec![],
+        redacted: Some(format!("({form} form of the known secret)")),
+        fingerprint: Some(short.clone()),
+        message: format!("known secret {short}… found as {form} in {place}"),
+        remediation: "This is the real key: rotate it now, then rebuild without it (RUN --mount=type=secret).".into(),
+    }
+}
+
+/// Known secrets in ENV, labels, history, entrypoint and cmd.
+fn known_in_config(known: &KnownKeys, cfg: &crate::image::spec::ImageConfig) -> Vec<Finding> {
+    if known.is_empty() {
+        return vec![];
+    }
+    let c = &cfg.config;
+    let mut texts: Vec<(&'static str, Option<String>, Option<usize>, String)> = Vec::new();
+    texts.extend(c.env.iter().map(|e| {
+        (
+            "env",
+            e.split_once('=').map(|(k, _)| k.to_string()),
+            None,
+            e.clone(),
+        )
+    }));
+    texts.extend(
+        c.labels
+            .iter()
+            .map(|(k, v)| ("label", Some(k.clone()), None, v.clone())),
+    );
+    texts.push(("entrypoint", None, None, c.entrypoint.join(" ")));
+    texts.push(("cmd", None, None, c.cmd.join(" ")));
+    // History lines are searched raw (the masked copies are for display).
+    texts.extend(cfg.history.iter().enumerate().map(|(i, h)| {
+        (
+            "history",
+            None,
+            Some(i),
+            h.created_by.clone().unwrap_or_default(),
+        )
+    }));
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for (field, key, hist, text) in texts {
+        let mut found = Vec::new();
+        known.search(text.as_bytes(), &mut found);
+        for f in found {
+            if seen.insert((f.key, field, key.clone())) {
+                let mut finding = known_finding(known, f.key, f.form, None, None, None, hist, None);
+                finding.config_field = Some(field);
+                finding.config_key = key.clone();
+                out.push(finding);
+            }
+        }
+    }
+    out
 }

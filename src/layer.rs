@@ -5,6 +5,7 @@ use crate::dedupe::{record, SecretHit};
 use crate::image::blob::{check_digest, open_layer};
 use crate::image::container::clean_name;
 use crate::image::LayerRef;
+use crate::knownkey::{Found, KnownKeys};
 use crate::redact::{fingerprint, redact};
 use crate::rules::{ContentMatch, RuleSet};
 use anyhow::{bail, Context, Result};
@@ -76,6 +77,8 @@ pub struct LayerScan {
     pub hits: Vec<Hit>,
     /// Contents of the files the caller asked to keep, by path.
     pub captured: HashMap<String, Vec<u8>>,
+    /// Known secrets found in the layer's files.
+    pub known: Vec<KnownHit>,
     pub compression: &'static str,
     /// sha256 of the blob as stored.
     pub digest: String,
@@ -153,10 +156,31 @@ fn newlines(data: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', data).count() as u64
 }
 
+/// What a layer scan looks for.
+pub struct Spec<'a> {
+    pub rules: &'a RuleSet,
+    /// sha256s of secrets to find in any form (`--known-secret-sha256`).
+    pub known: &'a KnownKeys,
+    /// Files whose bytes the policy checks will read.
+    pub capture: &'a (dyn Fn(&str) -> bool + Sync),
+}
+
+/// A known secret found in a file of the layer.
+#[derive(Debug, Clone)]
+pub struct KnownHit {
+    pub key: usize,
+    pub path: String,
+    pub form: &'static str,
+    pub offset: Option<u64>,
+}
+
 struct FileScanner<'r> {
     rules: &'r RuleSet,
+    known: &'r KnownKeys,
     buf: Vec<u8>,
     matches: Vec<ContentMatch>,
+    found: Vec<Found>,
+    known_hits: Vec<KnownHit>,
 }
 
 impl FileScanner<'_> {
@@ -169,7 +193,9 @@ impl FileScanner<'_> {
         (want_hash, want_copy): (bool, bool),
         hits: &mut Vec<Hit>,
     ) -> Result<(Option<String>, Option<Vec<u8>>)> {
+        let want_hash = want_hash || !self.known.is_empty();
         let mut hasher = want_hash.then(Sha256::new);
+        let first_known = self.known_hits.len();
         let mut copy = want_copy.then(Vec::new);
         let mut keep = 0usize;
         let mut base = 0u64;
@@ -218,6 +244,21 @@ impl FileScanner<'_> {
                 record(self.rules, hits, first_hit, hit);
             }
             previous = current;
+            self.found.clear();
+            self.known.search(data, &mut self.found);
+            for f in &self.found {
+                let seen = self.known_hits[first_known..]
+                    .iter()
+                    .any(|k| k.key == f.key && k.form == f.form);
+                if !seen {
+                    self.known_hits.push(KnownHit {
+                        key: f.key,
+                        path: path.to_string(),
+                        form: f.form,
+                        offset: Some(base + f.offset as u64),
+                    });
+                }
+            }
             if n < CHUNK {
                 break;
             }
@@ -229,7 +270,18 @@ impl FileScanner<'_> {
             self.buf.copy_within(len - new_keep..len, 0);
             keep = new_keep;
         }
-        Ok((hasher.map(|h| hex::encode(h.finalize())), copy))
+        let digest: Option<[u8; 32]> = hasher.map(|h| h.finalize().into());
+        if let Some(key) = digest.as_ref().and_then(|d| self.known.whole(d)) {
+            // The whole file is the secret: one hit says it all.
+            self.known_hits.truncate(first_known);
+            self.known_hits.push(KnownHit {
+                key,
+                path: path.to_string(),
+                form: "file",
+                offset: None,
+            });
+        }
+        Ok((digest.map(hex::encode), copy))
     }
 }
 
@@ -238,17 +290,20 @@ impl FileScanner<'_> {
 /// then verifies the blob digest and size (the caller checks the diff_id
 /// against every image that uses the layer). `progress` sees raw bytes read.
 pub fn scan_layer(
-    rules: &RuleSet,
+    spec: &Spec,
     layer: &LayerRef,
     raw: &mut dyn Read,
-    capture: &(dyn Fn(&str) -> bool + Sync),
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<LayerScan> {
+    let rules = spec.rules;
     let mut stream = open_layer(raw, progress)?;
     let mut scanner = FileScanner {
         rules,
+        known: spec.known,
         buf: vec![0u8; CHUNK + OVERLAP],
         matches: Vec::new(),
+        found: Vec::new(),
+        known_hits: Vec::new(),
     };
     let mut entries = Vec::new();
     let mut hits = Vec::new();
@@ -268,7 +323,7 @@ pub fn scan_layer(
             if kind == EntryKind::File {
                 residue = rules.residue_rule(&path);
                 let path_rule = (size > 0).then(|| rules.path_rule(&path)).flatten();
-                let want_copy = size <= MAX_CAPTURE && capture(&path);
+                let want_copy = size <= MAX_CAPTURE && (spec.capture)(&path);
                 let (hash, copy) = scanner
                     .scan(
                         &path,
@@ -319,6 +374,7 @@ pub fn scan_layer(
         entries,
         hits,
         captured,
+        known: scanner.known_hits,
         compression: stream.compression.name(),
         digest,
         diff_id,

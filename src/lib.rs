@@ -7,6 +7,7 @@ pub mod config_scan;
 mod dedupe;
 pub mod dockerfile;
 pub mod image;
+pub mod knownkey;
 pub mod layer;
 pub mod merge;
 pub mod policy;

@@ -137,6 +137,7 @@ mod tests {
             entries,
             hits: vec![],
             captured: Default::default(),
+            known: vec![],
             compression: "none",
             digest: String::new(),
             diff_id: String::new(),

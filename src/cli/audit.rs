@@ -4,6 +4,7 @@
 use super::AuditArgs;
 use crate::audit::{audit_source, Options};
 use crate::image::PlatformFilter;
+use crate::knownkey::KnownKeys;
 use crate::policy::PolicyOptions;
 use crate::report::{Report, Tool, SCHEMA};
 use crate::rules::RuleSet;
@@ -43,7 +44,15 @@ pub(super) fn build_report(args: &AuditArgs) -> Result<Report> {
         Some(p) => Baseline::load(p)?,
         None => Default::default(),
     };
+    let mut hexes = args.known_secret.clone();
+    if let Some(f) = &args.known_secrets_file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("{}: cannot read the known secrets file", f.display()))?;
+        hexes.extend(KnownKeys::parse_file(&text));
+    }
+    let known = KnownKeys::new(&hexes)?;
     let opts = Options {
+        known,
         platform,
         fail_on: args.fail_on,
         progress: !args.no_progress,

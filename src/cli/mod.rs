@@ -129,6 +129,14 @@ pub(crate) struct AuditArgs {
     /// Never draw a progress bar
     #[arg(long)]
     pub(crate) no_progress: bool,
+    /// The sha256 of a real secret (of its key file, or of its DER): report
+    /// every occurrence in any form, or say it was searched and not found
+    /// (repeatable)
+    #[arg(long = "known-secret-sha256", value_name = "HEX")]
+    pub(crate) known_secret: Vec<String>,
+    /// A file of such sha256s, one per line (`sha256sum` output works)
+    #[arg(long = "known-secrets-file", value_name = "FILE")]
+    pub(crate) known_secrets_file: Option<PathBuf>,
     /// Suppress the findings listed in this baseline (see `stowaway baseline`)
     #[arg(long, value_name = "FILE")]
     pub(crate) baseline: Option<PathBuf>,

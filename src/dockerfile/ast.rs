@@ -150,7 +150,7 @@ impl Dockerfile {
     /// The stages `stage` builds on, root first, ending with `stage` itself
     /// (`FROM builder` makes `builder` an ancestor). Cycles cannot occur
     /// because only earlier stages can be referenced.
-    pub fn chain(&self, stage: &Stage) -> Vec<&Stage> {
+    pub fn chain<'a>(&'a self, stage: &'a Stage) -> Vec<&'a Stage> {
         let mut chain = vec![stage];
         let mut current = stage;
         while let Some(parent) = self.stage_ref(&current.base, current.index) {
@@ -175,7 +175,7 @@ impl Dockerfile {
             .flat_map(|i| i.declarations())
             .filter(|(n, _)| n == name)
             .filter_map(|(_, v)| v.clone())
-            .last()
+            .next_back()
     }
 }
 
@@ -284,7 +284,9 @@ impl Mount {
                 ("source" | "src", Some(v)) => mount.source = Some(v),
                 ("from", Some(v)) => mount.from = Some(v),
                 ("env", Some(v)) => mount.env = Some(v),
-                ("required", v) => mount.required = v.is_none_or(|v| v.eq_ignore_ascii_case("true")),
+                ("required", v) => {
+                    mount.required = v.is_none_or(|v| v.eq_ignore_ascii_case("true"))
+                }
                 _ => {}
             }
         }

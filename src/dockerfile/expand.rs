@@ -83,9 +83,15 @@ mod tests {
     fn expands_plain_braced_and_defaults() {
         assert_eq!(expand("golang:${GO}-alpine", &vars), "golang:1.22-alpine");
         assert_eq!(expand("golang:$GO", &vars), "golang:1.22");
-        assert_eq!(expand("${NOPE:-alpine}:${EMPTY:-3.19}", &vars), "alpine:3.19");
+        assert_eq!(
+            expand("${NOPE:-alpine}:${EMPTY:-3.19}", &vars),
+            "alpine:3.19"
+        );
         assert_eq!(expand("${EMPTY-x}${NOPE-y}", &vars), "y");
         assert_eq!(expand("${GO:+set}${NOPE:+set}", &vars), "set");
-        assert_eq!(expand(r"\$GO $ ${unterminated", &vars), "$GO $ ${unterminated");
+        assert_eq!(
+            expand(r"\$GO $ ${unterminated", &vars),
+            "$GO $ ${unterminated"
+        );
     }
 }

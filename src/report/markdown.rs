@@ -81,6 +81,18 @@ fn image(out: &mut String, img: &ImageReport, fail_on: Severity) {
         let rows: Vec<Vec<String>> = img.findings.iter().map(finding_row).collect();
         table(out, &["Severity", "Rule", "Where", "Match"], &rows);
     }
+    if !img.known_secrets.is_empty() {
+        out.push_str("\n#### Known secrets\n\n");
+        for k in &img.known_secrets {
+            let mark = if k.found == 0 { "✅" } else { "❌" };
+            let _ = writeln!(
+                out,
+                "- {mark} {} (searched {})",
+                text(&k.message),
+                text(&k.searched)
+            );
+        }
+    }
     if !img.suppressed.is_empty() {
         let _ = writeln!(out, "\n#### Suppressed ({})\n", img.suppressed.len());
         let rows: Vec<Vec<String>> = img

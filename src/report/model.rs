@@ -96,6 +96,15 @@ pub struct Finding {
     pub suppressed: Option<String>,
 }
 
+/// Evidence of a known-secret search: where it looked and what it found.
+#[derive(Debug, Clone, Serialize)]
+pub struct KnownSecretResult {
+    pub sha256: String,
+    pub found: usize,
+    pub searched: String,
+    pub message: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyResult {
     pub check: String,
@@ -139,6 +148,9 @@ pub struct ImageReport {
     pub findings: Vec<Finding>,
     /// Findings a baseline or an ignore entry suppressed, with the reason.
     pub suppressed: Vec<Finding>,
+    /// The outcome of each `--known-secret-sha256` search, found or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub known_secrets: Vec<KnownSecretResult>,
     pub policy: Vec<PolicyResult>,
     pub notes: Vec<String>,
     pub summary: Summary,

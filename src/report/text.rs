@@ -117,6 +117,14 @@ fn image(out: &mut String, img: &ImageReport) {
             finding(out, f);
         }
     }
+    if !img.known_secrets.is_empty() {
+        let _ = writeln!(out, "\n known secrets");
+        for k in &img.known_secrets {
+            let verdict = if k.found == 0 { "ABSENT" } else { "FOUND" };
+            let _ = writeln!(out, "  {verdict:<6} {}", k.message);
+            let _ = writeln!(out, "         searched {}", k.searched);
+        }
+    }
     if !img.suppressed.is_empty() {
         let _ = writeln!(out, "\n suppressed ({})", img.suppressed.len());
         for f in &img.suppressed {
