@@ -25,6 +25,17 @@ pub struct Options {
     pub ignores: crate::suppress::Ignores,
     /// Secrets to search for by their sha256 (`--known-secret-sha256`).
     pub known: KnownKeys,
+    /// BuildKit secret ids that must be used only as secret mounts.
+    pub secret_ids: Vec<String>,
+    /// The Dockerfile the image was built from (`--dockerfile`).
+    pub dockerfile: Option<DockerfileInput>,
+}
+
+/// A Dockerfile to lint and to map the image's history to.
+pub struct DockerfileInput {
+    pub path: String,
+    pub parsed: crate::dockerfile::Dockerfile,
+    pub lint: crate::dockerfile::LintOptions,
 }
 
 impl Default for Options {
@@ -38,6 +49,8 @@ impl Default for Options {
             baseline: HashSet::new(),
             ignores: crate::suppress::Ignores::default(),
             known: KnownKeys::default(),
+            dockerfile: None,
+            secret_ids: vec![],
         }
     }
 }
@@ -123,6 +136,8 @@ fn integrity_finding(i: usize, l: &crate::image::LayerRef, s: &LayerScan) -> Fin
         config_field: None,
         config_key: None,
         history_index: None,
+        dockerfile_line: None,
+        instruction: None,
         state: None,
         offset: None,
         line: None,
@@ -225,6 +240,8 @@ fn image_report(
                 config_field: None,
                 config_key: None,
                 history_index: hist,
+                dockerfile_line: None,
+                instruction: None,
                 state: Some(state),
                 offset: hit.offset,
                 line: hit.line,
@@ -288,6 +305,8 @@ fn image_report(
                 config_field: None,
                 config_key: None,
                 history_index: hist,
+                dockerfile_line: None,
+                instruction: None,
                 state: Some(state),
                 offset: None,
                 line: None,
@@ -337,6 +356,8 @@ fn image_report(
             config_field: Some(hit.field),
             config_key: hit.key.clone(),
             history_index: hit.history_index,
+            dockerfile_line: None,
+            instruction: None,
             state: None,
             offset: None,
             line: None,
@@ -351,6 +372,8 @@ fn image_report(
         });
     }
     findings.extend(known_in_config(&opts.known, &img.config));
+    let (attestations, attested) = crate::attest::scan(rules, &img.attestations, &opts.secret_ids);
+    findings.extend(attested);
     let known_secrets = opts
         .known
         .hexes
@@ -377,6 +400,12 @@ fn image_report(
             }
         })
         .collect();
+    let mut notes = Vec::new();
+    let lines = match &opts.dockerfile {
+        Some(d) => crate::dockerfile_check::apply(d, &img.config, rules, &mut findings, &mut notes),
+        None => vec![],
+    };
+    let line_of = |hist: Option<usize>| hist.and_then(|h| lines.get(h).cloned().flatten());
     let repo = img
         .tags
         .first()
@@ -410,10 +439,11 @@ fn image_report(
                 files: s.entries.len(),
                 created_by: created,
                 history_index: hist,
+                dockerfile_line: line_of(hist).map(|(l, _)| l),
+                instruction: line_of(hist).map(|(_, i)| i),
             }
         })
         .collect();
-    let mut notes = Vec::new();
     for l in &layer_infos {
         if let Some(claimed) = l
             .media_type
@@ -443,6 +473,7 @@ fn image_report(
         findings,
         suppressed: vec![],
         known_secrets,
+        attestations,
         policy,
         notes,
         summary: Summary::default(),
@@ -522,6 +553,8 @@ fn known_finding(
         config_field: None,
         config_key: None,
         history_index,
+        dockerfile_line: None,
+        instruction: None,
         state: file.map(|(_, s)| s),
         offset,
         line: None,

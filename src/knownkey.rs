@@ -215,10 +215,7 @@ mod tests {
         let k = keys(PEM.as_bytes());
         assert_eq!(forms(&k, format!("junk\n{PEM}junk").as_bytes()), ["pem"]);
         let b64 = base64::engine::general_purpose::STANDARD.encode(PEM);
-        assert_eq!(
-            forms(&k, format!("KEY_B64={b64}\n").as_bytes()),
-            ["base64"]
-        );
+        assert_eq!(forms(&k, format!("KEY_B64={b64}\n").as_bytes()), ["base64"]);
         let hx = hex::encode(PEM);
         assert!(forms(&k, hx.as_bytes()).contains(&"hex"));
     }

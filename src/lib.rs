@@ -1,11 +1,13 @@
 //! stowaway: audits built container images for leaked secrets, credential
 //! files and build residue, in every layer, deleted files included.
 
+mod attest;
 pub mod audit;
 pub mod cli;
 pub mod config_scan;
 mod dedupe;
 pub mod dockerfile;
+mod dockerfile_check;
 pub mod image;
 pub mod knownkey;
 pub mod layer;

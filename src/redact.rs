@@ -9,8 +9,21 @@ pub fn fingerprint(secret: &[u8]) -> String {
     hex::encode(&Sha256::digest(secret)[..8])
 }
 
-/// Escapes bytes for a one-line excerpt.
+/// Escapes bytes for a one-line excerpt: UTF-8 text stays as it is but for
+/// control characters; anything else is shown as `\xNN`.
 fn printable(bytes: &[u8], out: &mut String) {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        for c in text.chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        return;
+    }
     for &b in bytes {
         match b {
             b'\n' => out.push_str("\\n"),

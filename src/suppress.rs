@@ -34,6 +34,11 @@ pub fn repository(reference: &str) -> &str {
 pub fn place(f: &Finding) -> String {
     match f.location {
         Where::Layer => f.path.clone().unwrap_or_default(),
+        Where::Dockerfile => format!(
+            "{}:{}",
+            f.path.as_deref().unwrap_or_default(),
+            f.line.unwrap_or(0)
+        ),
         Where::Config => format!(
             "{}/{}",
             f.config_field.unwrap_or_default(),

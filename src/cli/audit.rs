@@ -2,7 +2,8 @@
 //! result to the exit code.
 
 use super::AuditArgs;
-use crate::audit::{audit_source, Options};
+use crate::audit::{audit_source, DockerfileInput, Options};
+use crate::dockerfile::LintOptions;
 use crate::image::PlatformFilter;
 use crate::knownkey::KnownKeys;
 use crate::policy::PolicyOptions;
@@ -51,7 +52,25 @@ pub(super) fn build_report(args: &AuditArgs) -> Result<Report> {
         hexes.extend(KnownKeys::parse_file(&text));
     }
     let known = KnownKeys::new(&hexes)?;
+    let dockerfile = match &args.dockerfile {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read the Dockerfile", path.display()))?;
+            Some(DockerfileInput {
+                path: path.display().to_string(),
+                parsed: crate::dockerfile::parse(&text),
+                lint: LintOptions {
+                    expect_port: policy.expect_ports.first().copied(),
+                    expect_base: policy.expect_base.clone(),
+                    secret_ids: args.secret_id.clone(),
+                },
+            })
+        }
+        None => None,
+    };
     let opts = Options {
+        secret_ids: args.secret_id.clone(),
+        dockerfile,
         known,
         platform,
         fail_on: args.fail_on,

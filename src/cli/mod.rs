@@ -2,6 +2,7 @@
 
 mod audit;
 mod baseline;
+mod lint;
 mod rules;
 
 use crate::policy::{PolicyFlags, SizeBasis};
@@ -47,6 +48,12 @@ Example:
   stowaway baseline app.tar --output stowaway-baseline.json
   stowaway audit app.tar --baseline stowaway-baseline.json   # exit 0 until a new leak")]
     Baseline(Box<AuditArgs>),
+    /// Lint a Dockerfile: multi-stage separation, secrets passed the wrong
+    /// way, dependency caching, Go build flags, USER, EXPOSE
+    #[command(after_help = "\
+Example:
+  stowaway lint Dockerfile --expect-port 8080 --expect-base alpine:3.19 --secret-id api_key")]
+    Lint(LintArgs),
     /// List the rules, or check every rule against its own examples
     Rules {
         #[command(subcommand)]
@@ -137,6 +144,14 @@ pub(crate) struct AuditArgs {
     /// A file of such sha256s, one per line (`sha256sum` output works)
     #[arg(long = "known-secrets-file", value_name = "FILE")]
     pub(crate) known_secrets_file: Option<PathBuf>,
+    /// The Dockerfile the image was built from: lint it, and tie every
+    /// finding to the line that introduced it
+    #[arg(long, value_name = "FILE")]
+    pub(crate) dockerfile: Option<PathBuf>,
+    /// A BuildKit secret id the build must use only as a secret mount
+    /// (repeatable; checked in the Dockerfile and in provenance)
+    #[arg(long = "secret-id", value_name = "ID")]
+    pub(crate) secret_id: Vec<String>,
     /// Suppress the findings listed in this baseline (see `stowaway baseline`)
     #[arg(long, value_name = "FILE")]
     pub(crate) baseline: Option<PathBuf>,
@@ -149,6 +164,27 @@ pub(crate) struct AuditArgs {
     /// (the floor an audit is measured against)
     #[arg(long, hide = true)]
     pub(crate) bench_floor: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct LintArgs {
+    /// The Dockerfile to lint
+    pub(crate) dockerfile: PathBuf,
+    /// Port the final stage must EXPOSE
+    #[arg(long, value_name = "PORT")]
+    pub(crate) expect_port: Option<u16>,
+    /// Base the final stage must be: alpine:3.19, scratch, alpine:3.19|scratch
+    #[arg(long, value_name = "IMAGE")]
+    pub(crate) expect_base: Option<String>,
+    /// A BuildKit secret id that must be used only as a secret mount (repeatable)
+    #[arg(long = "secret-id", value_name = "ID")]
+    pub(crate) secret_id: Vec<String>,
+    /// Exit 1 when a finding is at or above this severity
+    #[arg(long, value_name = "SEVERITY", default_value = "high")]
+    pub(crate) fail_on: Severity,
+    /// JSON instead of text
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Final-image policy (also set in a `stowaway.toml` `[policy]` table).
@@ -201,6 +237,7 @@ pub fn run() -> Result<ExitCode> {
     match cli.command {
         Command::Audit(args) => audit::run(&args),
         Command::Baseline(args) => baseline::run(&args),
+        Command::Lint(args) => lint::run(&args),
         Command::Rules { action, rules } => rules::run(action, &rules),
     }
 }

@@ -68,6 +68,7 @@ mod history;
 mod instruction;
 mod lexer;
 mod lint;
+mod map;
 mod parse;
 mod shell;
 
@@ -75,4 +76,5 @@ pub use ast::{Args, Directive, Dockerfile, Flag, Heredoc, Instruction, Mount, Pa
 pub use fenced::extract_fenced;
 pub use history::history_matches;
 pub use lint::{lint, ImageRef, Lint, LintOptions, RULES};
+pub use map::map_history;
 pub use parse::parse;

@@ -79,6 +79,7 @@ pub fn read(c: &Container, shown: &str, oci_inside: bool) -> Result<Vec<Image>> 
             config_digest,
             config,
             layers,
+            attestations: from_oci.map(|i| i.attestations.clone()).unwrap_or_default(),
         });
     }
     Ok(images)

@@ -57,6 +57,19 @@ pub struct Image {
     pub config_digest: String,
     pub config: ImageConfig,
     pub layers: Vec<LayerRef>,
+    /// In-toto statements (SLSA provenance, SBOM) BuildKit attached to this
+    /// image in an OCI layout or archive.
+    pub attestations: Vec<Attestation>,
+}
+
+/// One in-toto statement from an attestation manifest.
+#[derive(Debug, Clone)]
+pub struct Attestation {
+    /// The blob's digest, for reports.
+    pub digest: String,
+    /// `in-toto.io/predicate-type`, e.g. `https://slsa.dev/provenance/v0.2`.
+    pub predicate_type: String,
+    pub data: Vec<u8>,
 }
 
 /// An opened source: where its bytes are and the images it holds.

@@ -4,7 +4,7 @@
 use super::blob::{check_digest, sha256_hex};
 use super::container::Container;
 use super::spec::{Descriptor, ManifestOrIndex};
-use super::{parse_json, read_config, Format, Image, LayerRef};
+use super::{parse_json, read_config, Attestation, Format, Image, LayerRef};
 use anyhow::{bail, Result};
 use std::collections::HashSet;
 
@@ -50,6 +50,8 @@ struct Walk<'a> {
     format: Format,
     seen: HashSet<String>,
     images: Vec<Image>,
+    /// Attestations by the digest of the image manifest they describe.
+    attestations: Vec<(String, Attestation)>,
 }
 
 impl Walk<'_> {
@@ -89,8 +91,11 @@ impl Walk<'_> {
                 || m.contains("image.manifest")
                 || m.contains("distribution.manifest.v2")
         });
-        if is_attestation(d) || !self.seen.insert(d.digest.clone()) {
+        if !self.seen.insert(d.digest.clone()) {
             return Ok(());
+        }
+        if is_attestation(d) {
+            return self.attestation(d);
         }
         let doc: ManifestOrIndex = if known {
             parse_json(self.shown, &d.digest, &self.read_blob(d)?)?
@@ -163,7 +168,33 @@ impl Walk<'_> {
             config_digest,
             config,
             layers,
+            attestations: vec![],
         });
+        Ok(())
+    }
+
+    /// Reads the in-toto statements of an attestation manifest.
+    fn attestation(&mut self, d: &Descriptor) -> Result<()> {
+        let Some(subject) = d.annotations.get("vnd.docker.reference.digest").cloned() else {
+            return Ok(());
+        };
+        let doc: ManifestOrIndex = parse_json(self.shown, &d.digest, &self.read_blob(d)?)?;
+        for l in &doc.layers {
+            let data = self.read_blob(l)?;
+            let predicate_type = l
+                .annotations
+                .get("in-toto.io/predicate-type")
+                .cloned()
+                .unwrap_or_default();
+            self.attestations.push((
+                subject.clone(),
+                Attestation {
+                    digest: l.digest.clone(),
+                    predicate_type,
+                    data,
+                },
+            ));
+        }
         Ok(())
     }
 }
@@ -177,9 +208,19 @@ pub fn read(c: &Container, shown: &str, format: Format) -> Result<Vec<Image>> {
         format,
         seen: HashSet::new(),
         images: Vec::new(),
+        attestations: Vec::new(),
     };
     for d in &index.manifests {
         walk.descriptor(d, None, 0)?;
     }
-    Ok(walk.images)
+    let mut images = walk.images;
+    for (subject, a) in walk.attestations {
+        if let Some(img) = images
+            .iter_mut()
+            .find(|i| i.manifest_digest.as_deref() == Some(subject.as_str()))
+        {
+            img.attestations.push(a);
+        }
+    }
+    Ok(images)
 }

@@ -169,6 +169,11 @@ fn place(f: &Finding) -> String {
             }
             s
         }
+        Where::Dockerfile => format!(
+            "{} line {}",
+            code(f.path.as_deref().unwrap_or("Dockerfile")),
+            f.line.unwrap_or(0)
+        ),
         Where::Config => {
             let mut s = format!("config {}", f.config_field.unwrap_or("?"));
             if let Some(key) = &f.config_key {

@@ -37,6 +37,11 @@ pub struct LayerInfo {
     pub files: usize,
     pub created_by: Option<String>,
     pub history_index: Option<usize>,
+    /// The Dockerfile line that wrote the layer (with `--dockerfile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile_line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,6 +49,8 @@ pub struct LayerInfo {
 pub enum Where {
     Layer,
     Config,
+    /// A lint of the Dockerfile given with `--dockerfile`.
+    Dockerfile,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,6 +78,12 @@ pub struct Finding {
     pub config_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_index: Option<usize>,
+    /// The Dockerfile line whose instruction wrote the layer or history entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile_line: Option<usize>,
+    /// That instruction, shortened, secrets masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<State>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -148,6 +161,8 @@ pub struct ImageReport {
     pub findings: Vec<Finding>,
     /// Findings a baseline or an ignore entry suppressed, with the reason.
     pub suppressed: Vec<Finding>,
+    /// One line per BuildKit attestation (`none` when the image has none).
+    pub attestations: Vec<String>,
     /// The outcome of each `--known-secret-sha256` search, found or not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub known_secrets: Vec<KnownSecretResult>,

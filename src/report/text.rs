@@ -31,6 +31,11 @@ fn finding(out: &mut String, f: &Finding) {
             }
             s
         }
+        Where::Dockerfile => format!(
+            "{}:{}",
+            f.path.as_deref().unwrap_or("Dockerfile"),
+            f.line.unwrap_or(0)
+        ),
         Where::Config => {
             let mut s = f.config_field.unwrap_or("").to_uppercase();
             if let Some(k) = &f.config_key {
@@ -43,6 +48,17 @@ fn finding(out: &mut String, f: &Finding) {
         }
     };
     let _ = writeln!(out, "           at: {at}");
+    if let (Some(line), Some(instr)) = (f.dockerfile_line, &f.instruction) {
+        let what = if f.location == Where::Dockerfile {
+            "line"
+        } else {
+            "from"
+        };
+        let _ = writeln!(out, "           {what}: {line}: {instr}");
+    }
+    if f.location == Where::Dockerfile {
+        let _ = writeln!(out, "           why: {}", f.message);
+    }
     if let Some(files) = f.files {
         let _ = writeln!(
             out,
@@ -85,22 +101,24 @@ fn image(out: &mut String, img: &ImageReport) {
     if img.findings.is_empty() {
         let _ = writeln!(out, "  no findings");
     }
-    // Group by layer (in layer order, config last); findings are worst-first.
-    let mut groups: Vec<(Option<usize>, Vec<&Finding>)> = Vec::new();
+    // Group by layer (in layer order), then config, then the Dockerfile;
+    // findings are worst-first within a group.
+    let mut groups: Vec<((u8, usize), Vec<&Finding>)> = Vec::new();
     for f in &img.findings {
         let key = match f.location {
-            Where::Layer => f.layer,
-            Where::Config => None,
+            Where::Layer => (0, f.layer.unwrap_or(0)),
+            Where::Config => (1, 0),
+            Where::Dockerfile => (2, 0),
         };
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(f),
             None => groups.push((key, vec![f])),
         }
     }
-    groups.sort_by_key(|(k, _)| k.map_or(usize::MAX, |l| l));
+    groups.sort_by_key(|(k, _)| *k);
     for (key, fs) in groups {
         match key {
-            Some(l) => {
+            (0, l) => {
                 let info = &img.layers[l];
                 let _ = writeln!(
                     out,
@@ -109,13 +127,19 @@ fn image(out: &mut String, img: &ImageReport) {
                     info.created_by.as_deref().unwrap_or("(no history)")
                 );
             }
-            None => {
+            (1, _) => {
                 let _ = writeln!(out, "\n image config");
+            }
+            _ => {
+                let _ = writeln!(out, "\n Dockerfile");
             }
         }
         for f in fs {
             finding(out, f);
         }
+    }
+    if img.format.starts_with("oci") || img.attestations.iter().any(|a| a != "none") {
+        let _ = writeln!(out, "\n attestations: {}", img.attestations.join("; "));
     }
     if !img.known_secrets.is_empty() {
         let _ = writeln!(out, "\n known secrets");
