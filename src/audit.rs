@@ -224,7 +224,13 @@ fn image_report(
         let (created, hist) = created_by(li);
         for hit in &scan.hits {
             let rule = &rules.rule(hit.rule).def;
-            let state = tree.state(li, &hit.path);
+            let mut state = tree.state(li, hit.entry, &hit.path);
+            let via = (state != State::Present)
+                .then(|| tree.hard_link_to(layers, li, &hit.path))
+                .flatten();
+            if via.is_some() {
+                state = State::Present;
+            }
             findings.push(Finding {
                 id: String::new(),
                 suppressed: None,
@@ -252,16 +258,18 @@ fn image_report(
                 redacted: Some(hit.redacted.clone()),
                 fingerprint: Some(hit.fingerprint.clone()),
                 message: format!(
-                    "{}: {} in layer {li}, {}",
+                    "{}: {} in layer {li}, {}{}",
                     rule.name,
                     hit.path,
-                    state_phrase(state)
+                    state_phrase(state),
+                    via.map(|v| format!(" (through the hard link {v})"))
+                        .unwrap_or_default()
                 ),
                 remediation: rule.remediation.clone(),
             });
         }
         for k in &scan.known {
-            let state = tree.state(li, &k.path);
+            let state = tree.state(li, k.entry, &k.path);
             findings.push(known_finding(
                 &opts.known,
                 k.key,
@@ -278,9 +286,9 @@ fn image_report(
         }
         // Residue: one finding per rule and state, with counts and bytes.
         let mut residue: BTreeMap<(usize, State), (u64, u64, Vec<String>)> = BTreeMap::new();
-        for e in &scan.entries {
+        for (ei, e) in scan.entries.iter().enumerate() {
             if let (Some(r), EntryKind::File) = (e.residue, e.kind) {
-                let slot = residue.entry((r, tree.state(li, &e.path))).or_default();
+                let slot = residue.entry((r, tree.state(li, ei, &e.path))).or_default();
                 slot.0 += 1;
                 slot.1 += e.size;
                 if slot.2.len() < 3 {
@@ -473,6 +481,7 @@ fn image_report(
         findings,
         suppressed: vec![],
         known_secrets,
+        dockerfile: opts.dockerfile.as_ref().map(|d| d.path.clone()),
         attestations,
         policy,
         notes,

@@ -3,11 +3,11 @@
 
 use crate::dedupe::{record, SecretHit};
 use crate::image::blob::{check_digest, open_layer};
-use crate::image::container::clean_name;
 use crate::image::LayerRef;
 use crate::knownkey::{Found, KnownKeys};
 use crate::redact::{fingerprint, redact};
 use crate::rules::{ContentMatch, RuleSet};
+use crate::tarwalk::{walk, Meta};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -52,6 +52,8 @@ pub struct FileEntry {
 pub struct Hit {
     pub rule: usize,
     pub path: String,
+    /// Index of the file's entry in [`LayerScan::entries`].
+    pub entry: usize,
     pub offset: Option<u64>,
     pub line: Option<u64>,
     pub redacted: String,
@@ -88,57 +90,6 @@ pub struct LayerScan {
     pub size: u64,
 }
 
-/// What a tar entry is, with whiteouts decoded: `.wh.NAME` hides NAME,
-/// `.wh..wh..opq` hides the directory's lower contents.
-struct Meta {
-    path: String,
-    size: u64,
-    mode: u32,
-    kind: EntryKind,
-    link: Option<String>,
-}
-
-fn meta<R: Read>(entry: &tar::Entry<R>) -> Meta {
-    let path = image_path(&entry.path_bytes());
-    let header = entry.header();
-    let mode = header.mode().unwrap_or(0);
-    let etype = header.entry_type();
-    let mut link = entry
-        .link_name_bytes()
-        .map(|l| String::from_utf8_lossy(&l).into_owned());
-    let (dir, base) = path.rsplit_once('/').unwrap_or(("", &path));
-    let (kind, path) = if base == ".wh..wh..opq" {
-        let dir = if dir.is_empty() { "/" } else { dir };
-        (EntryKind::Opaque, dir.to_string())
-    } else if let Some(hidden) = base.strip_prefix(".wh.") {
-        (EntryKind::Whiteout, format!("{dir}/{hidden}"))
-    } else if etype.is_dir() {
-        (EntryKind::Dir, path)
-    } else if etype.is_symlink() {
-        (EntryKind::Symlink, path)
-    } else if etype.is_hard_link() {
-        // Hard link targets are archive paths: make them image paths.
-        link = link.map(|l| image_path(l.as_bytes()));
-        (EntryKind::Hardlink, path)
-    } else if etype.is_file() || etype == tar::EntryType::Continuous {
-        (EntryKind::File, path)
-    } else {
-        (EntryKind::Other, path)
-    };
-    Meta {
-        path,
-        size: entry.size(),
-        mode,
-        kind,
-        link,
-    }
-}
-
-/// Maps a tar entry name to an absolute image path.
-fn image_path(raw: &[u8]) -> String {
-    format!("/{}", clean_name(&String::from_utf8_lossy(raw)))
-}
-
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -170,6 +121,8 @@ pub struct Spec<'a> {
 pub struct KnownHit {
     pub key: usize,
     pub path: String,
+    /// Index of the file's entry in [`LayerScan::entries`].
+    pub entry: usize,
     pub form: &'static str,
     pub offset: Option<u64>,
 }
@@ -181,6 +134,8 @@ struct FileScanner<'r> {
     matches: Vec<ContentMatch>,
     found: Vec<Found>,
     known_hits: Vec<KnownHit>,
+    /// Index the file being scanned will have among the layer's entries.
+    entry: usize,
 }
 
 impl FileScanner<'_> {
@@ -235,6 +190,7 @@ impl FileScanner<'_> {
                 let hit = Hit {
                     rule: m.rule,
                     path: path.to_string(),
+                    entry: self.entry,
                     offset: Some(base + m.secret.start as u64),
                     line,
                     redacted: redact(&data[m.span.clone()], local, &rule.def.keywords),
@@ -254,6 +210,7 @@ impl FileScanner<'_> {
                     self.known_hits.push(KnownHit {
                         key: f.key,
                         path: path.to_string(),
+                        entry: self.entry,
                         form: f.form,
                         offset: Some(base + f.offset as u64),
                     });
@@ -277,6 +234,7 @@ impl FileScanner<'_> {
             self.known_hits.push(KnownHit {
                 key,
                 path: path.to_string(),
+                entry: self.entry,
                 form: "file",
                 offset: None,
             });
@@ -304,33 +262,28 @@ pub fn scan_layer(
         matches: Vec::new(),
         found: Vec::new(),
         known_hits: Vec::new(),
+        entry: 0,
     };
     let mut entries = Vec::new();
     let mut hits = Vec::new();
     let mut captured = HashMap::new();
     {
-        let mut ar = tar::Archive::new(&mut stream.reader);
-        for entry in ar.entries().context("not a tar stream")? {
-            let mut entry = entry.context("corrupt tar entry")?;
+        walk(&mut stream.reader, |meta, entry| {
             let Meta {
                 path,
                 size,
                 mode,
                 kind,
                 link,
-            } = meta(&entry);
+            } = meta;
             let mut residue = None;
             if kind == EntryKind::File {
                 residue = rules.residue_rule(&path);
                 let path_rule = (size > 0).then(|| rules.path_rule(&path)).flatten();
                 let want_copy = size <= MAX_CAPTURE && (spec.capture)(&path);
+                scanner.entry = entries.len();
                 let (hash, copy) = scanner
-                    .scan(
-                        &path,
-                        &mut entry,
-                        (path_rule.is_some(), want_copy),
-                        &mut hits,
-                    )
+                    .scan(&path, entry, (path_rule.is_some(), want_copy), &mut hits)
                     .with_context(|| format!("layer file {path}"))?;
                 if let Some(copy) = copy {
                     captured.insert(path.clone(), copy);
@@ -339,6 +292,7 @@ pub fn scan_layer(
                     hits.push(Hit {
                         rule,
                         path: path.clone(),
+                        entry: entries.len(),
                         offset: None,
                         line: None,
                         redacted: format!("(whole file, {size} bytes)"),
@@ -355,7 +309,8 @@ pub fn scan_layer(
                 link,
                 residue,
             });
-        }
+            Ok(true)
+        })?;
     }
     // Whatever follows the end-of-archive blocks still counts for the digests.
     io::copy(&mut stream.reader, &mut io::sink()).context("reading past the tar end")?;
@@ -390,20 +345,15 @@ pub fn extract_files(
 ) -> Result<HashMap<String, Vec<u8>>> {
     let mut stream = open_layer(raw, |_| {})?;
     let mut out = HashMap::new();
-    let mut ar = tar::Archive::new(&mut stream.reader);
-    for entry in ar.entries().context("not a tar stream")? {
-        let mut entry = entry.context("corrupt tar entry")?;
-        let m = meta(&entry);
+    walk(&mut stream.reader, |m, entry| {
         if m.kind == EntryKind::File && m.size <= MAX_CAPTURE && paths.contains(&m.path) {
             let mut data = Vec::with_capacity(m.size as usize);
             entry
                 .read_to_end(&mut data)
                 .with_context(|| format!("layer file {}", m.path))?;
             out.insert(m.path, data);
-            if out.len() == paths.len() {
-                break;
-            }
         }
-    }
+        Ok(out.len() < paths.len())
+    })?;
     Ok(out)
 }

@@ -19,3 +19,4 @@ pub mod report;
 pub mod rules;
 pub mod severity;
 pub mod suppress;
+mod tarwalk;

@@ -8,7 +8,8 @@ fn main() -> ExitCode {
             // such as regex syntax errors, span several lines).
             let msg = format!("{e:#}");
             let one_line: Vec<&str> = msg.split_whitespace().collect();
-            eprintln!("stowaway: error: {}", one_line.join(" "));
+            let line = stowaway::redact::escape_controls(&one_line.join(" "));
+            eprintln!("stowaway: error: {line}");
             ExitCode::from(2)
         }
     }

@@ -84,13 +84,29 @@ impl FinalTree {
         FinalTree { files }
     }
 
-    /// Where `path` as written by layer `layer` stands in the final image.
-    pub fn state(&self, layer: usize, path: &str) -> State {
+    /// Where entry `entry` of layer `layer` (at `path`) stands in the final
+    /// image. A path written twice in one layer keeps the last copy.
+    pub fn state(&self, layer: usize, entry: usize, path: &str) -> State {
         match self.files.get(path) {
-            Some(&(l, _)) if l == layer => State::Present,
-            Some(&(l, _)) if l > layer => State::Overwritten,
+            Some(&(l, e)) if l == layer && e == entry => State::Present,
+            Some(&(l, e)) if l > layer || (l == layer && e > entry) => State::Overwritten,
             _ => State::Deleted,
         }
+    }
+
+    /// A final-filesystem hard link to `path` as layer `layer` wrote it: the
+    /// file's bytes are still there under that name even when `path` is gone.
+    pub fn hard_link_to<'a>(
+        &'a self,
+        layers: &'a [&'a LayerScan],
+        layer: usize,
+        path: &str,
+    ) -> Option<&'a str> {
+        self.iter(layers)
+            .find(|(l, e)| {
+                *l == layer && e.kind == EntryKind::Hardlink && e.link.as_deref() == Some(path)
+            })
+            .map(|(_, e)| e.path.as_str())
     }
 
     /// The layer and entry that provide `path` in the final filesystem.
@@ -159,10 +175,10 @@ mod tests {
         ]);
         let layers = [&l0, &l1];
         let t = FinalTree::build(&layers);
-        assert_eq!(t.state(0, "/app/key.pem"), State::Deleted);
-        assert_eq!(t.state(0, "/app/a"), State::Present);
-        assert_eq!(t.state(0, "/etc/conf"), State::Overwritten);
-        assert_eq!(t.state(1, "/etc/conf"), State::Present);
+        assert_eq!(t.state(0, 1, "/app/key.pem"), State::Deleted);
+        assert_eq!(t.state(0, 2, "/app/a"), State::Present);
+        assert_eq!(t.state(0, 3, "/etc/conf"), State::Overwritten);
+        assert_eq!(t.state(1, 1, "/etc/conf"), State::Present);
     }
 
     #[test]
@@ -175,8 +191,8 @@ mod tests {
         ]);
         let layers = [&l0, &l1];
         let t = FinalTree::build(&layers);
-        assert_eq!(t.state(0, "/d/old"), State::Deleted);
-        assert_eq!(t.state(1, "/d/new"), State::Present);
+        assert_eq!(t.state(0, 0, "/d/old"), State::Deleted);
+        assert_eq!(t.state(1, 0, "/d/new"), State::Present);
     }
 
     #[test]
@@ -188,7 +204,7 @@ mod tests {
         let l1 = layer(vec![entry("/src", EntryKind::Whiteout)]);
         let layers = [&l0, &l1];
         let t = FinalTree::build(&layers);
-        assert_eq!(t.state(0, "/src/.git/config"), State::Deleted);
+        assert_eq!(t.state(0, 1, "/src/.git/config"), State::Deleted);
         assert!(t.is_empty());
     }
 }

@@ -35,6 +35,24 @@ fn printable(bytes: &[u8], out: &mut String) {
     }
 }
 
+/// `s` with control characters (escape sequences, newlines) written as
+/// `\xNN`, so names from a hostile image cannot forge report lines or drive
+/// the terminal.
+pub fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\x{:02x}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// How many leading characters of a secret may be shown: a known literal
 /// prefix (`sk_live_`, `AKIA`, `-----BEGIN ...`) is not secret; of the rest at
 /// most 4 characters, and none of a short secret.

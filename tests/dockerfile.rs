@@ -175,6 +175,33 @@ fn audit_ties_findings_to_dockerfile_lines() {
         img["notes"]
     );
 
+    // SARIF points at the Dockerfile line, where a person fixes it.
+    let (_, sarif, _) = stowaway([
+        "audit",
+        tar.to_str().unwrap(),
+        "--dockerfile",
+        df.to_str().unwrap(),
+        "--no-policy",
+        "--format",
+        "sarif",
+    ]);
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    let result = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "pem-private-key")
+        .unwrap();
+    let loc = &result["locations"][0]["physicalLocation"];
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/Dockerfile"),
+        "{loc}"
+    );
+    assert_eq!(loc["region"]["startLine"], 8);
+
     // An image that lacks an instruction's layer does not match.
     let mut other = built_from_dockerfile();
     other.layers.pop();

@@ -74,7 +74,11 @@ pub fn read(c: &Container, shown: &str, oci_inside: bool) -> Result<Vec<Image>> 
         }
         images.push(Image {
             format,
-            tags: e.repo_tags.clone(),
+            tags: e
+                .repo_tags
+                .iter()
+                .map(|t| crate::redact::escape_controls(t))
+                .collect(),
             manifest_digest: from_oci.and_then(|img| img.manifest_digest.clone()),
             config_digest,
             config,

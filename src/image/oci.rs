@@ -41,7 +41,7 @@ fn ref_name(d: &Descriptor) -> Option<String> {
     d.annotations
         .get("io.containerd.image.name")
         .or_else(|| d.annotations.get("org.opencontainers.image.ref.name"))
-        .cloned()
+        .map(|n| crate::redact::escape_controls(n))
 }
 
 struct Walk<'a> {

@@ -15,6 +15,10 @@ use std::collections::{BTreeMap, HashSet};
 const DEFAULT_ALLOW: &[&str] = &[
     "/etc/passwd",
     "/etc/group",
+    "/etc/shadow",
+    "/etc/passwd-",
+    "/etc/group-",
+    "/etc/shadow-",
     "/etc/nsswitch.conf",
     "/etc/hosts",
     "/etc/hostname",

@@ -15,11 +15,11 @@ pub fn check(ctx: &Context) -> PolicyResult {
         .layers
         .iter()
         .enumerate()
-        .flat_map(|(i, l)| l.entries.iter().map(move |e| (i, e)))
-        .filter(|(i, e)| {
-            e.kind == EntryKind::File && ctx.fs.tree.state(*i, &e.path) != State::Present
+        .flat_map(|(i, l)| l.entries.iter().enumerate().map(move |(j, e)| (i, j, e)))
+        .filter(|(i, j, e)| {
+            e.kind == EntryKind::File && ctx.fs.tree.state(*i, *j, &e.path) != State::Present
         })
-        .map(|(_, e)| e.size)
+        .map(|(_, _, e)| e.size)
         .sum();
     let (basis, measured) = match ctx.opts.size_basis {
         SizeBasis::Uncompressed => ("uncompressed", uncompressed),

@@ -161,6 +161,9 @@ pub struct ImageReport {
     pub findings: Vec<Finding>,
     /// Findings a baseline or an ignore entry suppressed, with the reason.
     pub suppressed: Vec<Finding>,
+    /// The Dockerfile given with `--dockerfile`, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
     /// One line per BuildKit attestation (`none` when the image has none).
     pub attestations: Vec<String>,
     /// The outcome of each `--known-secret-sha256` search, found or not.

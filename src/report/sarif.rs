@@ -219,6 +219,11 @@ fn finding_message(img: &ImageReport, f: &Finding) -> String {
 /// logical location naming the image and layer.
 fn finding_location(img: &ImageReport, f: &Finding) -> Value {
     let name = img.display_name();
+    if f.location == Where::Dockerfile {
+        let path = f.path.as_deref().unwrap_or("Dockerfile");
+        let logical = json!({"name": path, "fullyQualifiedName": format!("{name}/dockerfile"), "kind": "resource"});
+        return location(&repo_uri(path), f.line, logical);
+    }
     let (uri, logical) = match (f.location, &f.path) {
         (Where::Layer, Some(path)) => (
             artifact_uri(path),
@@ -248,7 +253,17 @@ fn finding_location(img: &ImageReport, f: &Finding) -> Value {
             )
         }
     };
+    // Mapped to the Dockerfile line that introduced it: point there, where
+    // a person can fix it; the image path stays as the logical location.
+    if let (Some(df), Some(line)) = (&img.dockerfile, f.dockerfile_line) {
+        return location(&repo_uri(df), Some(line as u64), logical);
+    }
     location(&uri, f.line, logical)
+}
+
+/// A path in the repository as given on the command line, as a relative URI.
+fn repo_uri(path: &str) -> String {
+    artifact_uri(path.trim_start_matches("./"))
 }
 
 /// A location. GitHub requires `region.startLine`: whole-file findings, and

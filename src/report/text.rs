@@ -229,5 +229,10 @@ pub fn render_text(report: &Report) -> String {
         report.images.len(),
         report.tool.fail_on
     );
-    out
+    // Nothing from the image may drive the terminal: escape every control
+    // character but the line breaks this renderer wrote.
+    out.split('\n')
+        .map(crate::redact::escape_controls)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
