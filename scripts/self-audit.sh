@@ -25,7 +25,7 @@ DOCKER_BUILDKIT=1 "$docker" build -q -t "$tag" . >/dev/null
 "$bin" audit "$out/stowaway.tar" \
   --dockerfile Dockerfile \
   --expect-base scratch \
-  --max-size 20MB \
+  --max-size 15MB \
   --skip-check ca-certificates \
   --fail-on low \
   --no-progress

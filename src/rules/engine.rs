@@ -155,10 +155,7 @@ impl RuleSet {
     /// Like [`RuleSet::load`], keeping only the rules whose id is in `only`
     /// (benchmarks time one rule against all; an empty list keeps none).
     pub fn load_only(extra: &[std::path::PathBuf], only: Option<&[String]>) -> Result<RuleSet> {
-        let mut sources: Vec<(String, String)> = super::BUILTIN
-            .iter()
-            .map(|(n, t)| (format!("builtin:{n}"), t.to_string()))
-            .collect();
+        let mut sources: Vec<(String, String)> = super::builtin_sources();
         for p in extra {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("{}: cannot read rule file", p.display()))?;
