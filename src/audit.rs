@@ -14,6 +14,7 @@ use crate::severity::Severity;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 
 pub struct Options {
     pub platform: PlatformFilter,
@@ -25,6 +26,7 @@ pub struct Options {
     pub ignores: crate::suppress::Ignores,
     /// Secrets to search for by their sha256 (`--known-secret-sha256`).
     pub known: KnownKeys,
+    pub limits: crate::limits::Limits,
     /// BuildKit secret ids that must be used only as secret mounts.
     pub secret_ids: Vec<String>,
     /// The Dockerfile the image was built from (`--dockerfile`).
@@ -51,6 +53,7 @@ impl Default for Options {
             known: KnownKeys::default(),
             dockerfile: None,
             secret_ids: vec![],
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -77,10 +80,13 @@ pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<
         .map(|i| policy::wanted_paths(&i.config))
         .collect();
     let capture = |p: &str| wanted.iter().any(|w| w(p));
+    let image_bytes = AtomicU64::new(0);
     let spec = Spec {
         rules,
         known: &opts.known,
         capture: &capture,
+        limits: &opts.limits,
+        image_bytes: &image_bytes,
     };
     let scans = container.visit(&members, |member, r| {
         let layer = &first_ref[member];

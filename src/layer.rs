@@ -5,6 +5,7 @@ use crate::dedupe::{record, SecretHit};
 use crate::image::blob::{check_digest, open_layer};
 use crate::image::LayerRef;
 use crate::knownkey::{Found, KnownKeys};
+use crate::limits::{Capped, Limits};
 use crate::redact::{fingerprint, redact};
 use crate::rules::{ContentMatch, RuleSet};
 use crate::tarwalk::{walk, Meta};
@@ -13,6 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
+use std::sync::atomic::AtomicU64;
 
 /// Bytes scanned at a time, and bytes carried over between chunks so a secret
 /// that straddles a chunk boundary is still seen whole.
@@ -114,6 +116,9 @@ pub struct Spec<'a> {
     pub known: &'a KnownKeys,
     /// Files whose bytes the policy checks will read.
     pub capture: &'a (dyn Fn(&str) -> bool + Sync),
+    pub limits: &'a Limits,
+    /// Decompressed bytes of the whole source so far (for `limits.image_bytes`).
+    pub image_bytes: &'a AtomicU64,
 }
 
 /// A known secret found in a file of the layer.
@@ -266,9 +271,10 @@ pub fn scan_layer(
     };
     let mut entries = Vec::new();
     let mut hits = Vec::new();
+    let mut capped = Capped::new(&mut stream.reader, spec.limits, spec.image_bytes);
     let mut captured = HashMap::new();
     {
-        walk(&mut stream.reader, |meta, entry| {
+        walk(&mut capped, |meta, entry| {
             let Meta {
                 path,
                 size,
@@ -276,6 +282,19 @@ pub fn scan_layer(
                 kind,
                 link,
             } = meta;
+            if entries.len() as u64 >= spec.limits.entries {
+                bail!(
+                    "more than {} entries in one layer (--max-entries)",
+                    spec.limits.entries
+                );
+            }
+            if path.len() > spec.limits.path_length {
+                bail!(
+                    "an entry's path is {} bytes long, over {} (--max-path-length)",
+                    path.len(),
+                    spec.limits.path_length
+                );
+            }
             let mut residue = None;
             if kind == EntryKind::File {
                 residue = rules.residue_rule(&path);
@@ -313,7 +332,8 @@ pub fn scan_layer(
         })?;
     }
     // Whatever follows the end-of-archive blocks still counts for the digests.
-    io::copy(&mut stream.reader, &mut io::sink()).context("reading past the tar end")?;
+    io::copy(&mut capped, &mut io::sink()).context("reading past the tar end")?;
+    drop(capped);
     let (diff_id, size) = stream.plain.finish();
     let (digest, raw_size) = stream.raw.finish();
     if let Some(expected) = &layer.digest {

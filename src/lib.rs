@@ -11,6 +11,7 @@ mod dockerfile_check;
 pub mod image;
 pub mod knownkey;
 pub mod layer;
+pub mod limits;
 pub mod merge;
 pub mod policy;
 mod progress;

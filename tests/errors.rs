@@ -195,3 +195,33 @@ fn hostile_entry_names_are_confined_to_the_image_root() {
     assert!(paths.contains(&"/root/.ssh/id_rsa"), "{paths:?}");
     assert!(paths.contains(&"/abs/.aws/credentials"), "{paths:?}");
 }
+
+#[test]
+fn resource_limits_stop_the_audit_with_the_flag_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("img.tar");
+    write_docker_classic(&[small_image()], &tar);
+    for (flag, value, says) in [
+        ("--max-layer-size", "1KB", "--max-layer-size"),
+        ("--max-image-size", "1KiB", "--max-image-size"),
+        ("--max-entries", "1", "--max-entries"),
+        ("--max-path-length", "5", "--max-path-length"),
+    ] {
+        let (code, out, err) = stowaway([
+            "audit".as_ref(),
+            tar.as_os_str(),
+            flag.as_ref(),
+            value.as_ref(),
+        ]);
+        assert_eq!(code, 2, "{flag}: {err}");
+        assert!(out.is_empty());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(says) && err.contains(&tar.display().to_string()),
+            "{flag}: {err}"
+        );
+    }
+    // The defaults leave a normal image alone.
+    let (code, _, err) = stowaway(["audit".as_ref(), tar.as_os_str(), "--no-policy".as_ref()]);
+    assert_eq!(code, 0, "{err}");
+}

@@ -6,6 +6,8 @@ use crate::audit::{audit_source, DockerfileInput, Options};
 use crate::dockerfile::LintOptions;
 use crate::image::PlatformFilter;
 use crate::knownkey::KnownKeys;
+use crate::limits::Limits;
+use crate::policy::parse_size;
 use crate::policy::PolicyOptions;
 use crate::report::{Report, Tool, SCHEMA};
 use crate::rules::RuleSet;
@@ -68,7 +70,21 @@ pub(super) fn build_report(args: &AuditArgs) -> Result<Report> {
         }
         None => None,
     };
+    let mut limits = Limits::default();
+    if let Some(s) = &args.max_layer_size {
+        limits.layer_bytes = parse_size(s).context("--max-layer-size")?.bytes;
+    }
+    if let Some(s) = &args.max_image_size {
+        limits.image_bytes = parse_size(s).context("--max-image-size")?.bytes;
+    }
+    if let Some(n) = args.max_entries {
+        limits.entries = n;
+    }
+    if let Some(n) = args.max_path_length {
+        limits.path_length = n;
+    }
     let opts = Options {
+        limits,
         secret_ids: args.secret_id.clone(),
         dockerfile,
         known,

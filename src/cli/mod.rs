@@ -152,6 +152,18 @@ pub(crate) struct AuditArgs {
     /// (repeatable; checked in the Dockerfile and in provenance)
     #[arg(long = "secret-id", value_name = "ID")]
     pub(crate) secret_id: Vec<String>,
+    /// Refuse a layer that decompresses to more than SIZE (default 64GiB)
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) max_layer_size: Option<String>,
+    /// Refuse an image whose layers decompress to more than SIZE in all (default 256GiB)
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) max_image_size: Option<String>,
+    /// Refuse a layer with more tar entries than this (default 5000000)
+    #[arg(long, value_name = "N")]
+    pub(crate) max_entries: Option<u64>,
+    /// Refuse a path longer than this many bytes (default 4096)
+    #[arg(long, value_name = "N")]
+    pub(crate) max_path_length: Option<usize>,
     /// Suppress the findings listed in this baseline (see `stowaway baseline`)
     #[arg(long, value_name = "FILE")]
     pub(crate) baseline: Option<PathBuf>,
