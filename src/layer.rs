@@ -333,7 +333,6 @@ pub fn scan_layer(
     }
     // Whatever follows the end-of-archive blocks still counts for the digests.
     io::copy(&mut capped, &mut io::sink()).context("reading past the tar end")?;
-    drop(capped);
     let (diff_id, size) = stream.plain.finish();
     let (digest, raw_size) = stream.raw.finish();
     if let Some(expected) = &layer.digest {
