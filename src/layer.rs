@@ -6,6 +6,7 @@ use crate::image::blob::{check_digest, open_layer};
 use crate::image::LayerRef;
 use crate::knownkey::{Found, KnownKeys};
 use crate::limits::{Capped, Limits};
+use crate::pipeline::pipelined;
 use crate::redact::{fingerprint, redact};
 use crate::rules::{ContentMatch, RuleSet};
 use crate::tarwalk::{walk, Meta};
@@ -258,81 +259,10 @@ pub fn scan_layer(
     raw: &mut dyn Read,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<LayerScan> {
-    let rules = spec.rules;
     let mut stream = open_layer(raw, progress)?;
-    let mut scanner = FileScanner {
-        rules,
-        known: spec.known,
-        buf: vec![0u8; CHUNK + OVERLAP],
-        matches: Vec::new(),
-        found: Vec::new(),
-        known_hits: Vec::new(),
-        entry: 0,
-    };
-    let mut entries = Vec::new();
-    let mut hits = Vec::new();
     let mut capped = Capped::new(&mut stream.reader, spec.limits, spec.image_bytes);
-    let mut captured = HashMap::new();
-    {
-        walk(&mut capped, |meta, entry| {
-            let Meta {
-                path,
-                size,
-                mode,
-                kind,
-                link,
-            } = meta;
-            if entries.len() as u64 >= spec.limits.entries {
-                bail!(
-                    "more than {} entries in one layer (--max-entries)",
-                    spec.limits.entries
-                );
-            }
-            if path.len() > spec.limits.path_length {
-                bail!(
-                    "an entry's path is {} bytes long, over {} (--max-path-length)",
-                    path.len(),
-                    spec.limits.path_length
-                );
-            }
-            let mut residue = None;
-            if kind == EntryKind::File {
-                residue = rules.residue_rule(&path);
-                let path_rule = (size > 0).then(|| rules.path_rule(&path)).flatten();
-                let want_copy = size <= MAX_CAPTURE && (spec.capture)(&path);
-                scanner.entry = entries.len();
-                let (hash, copy) = scanner
-                    .scan(&path, entry, (path_rule.is_some(), want_copy), &mut hits)
-                    .with_context(|| format!("layer file {path}"))?;
-                if let Some(copy) = copy {
-                    captured.insert(path.clone(), copy);
-                }
-                if let (Some(rule), Some(hash)) = (path_rule, hash) {
-                    hits.push(Hit {
-                        rule,
-                        path: path.clone(),
-                        entry: entries.len(),
-                        offset: None,
-                        line: None,
-                        redacted: format!("(whole file, {size} bytes)"),
-                        fingerprint: hash[..16].to_string(),
-                        occurrences: 1,
-                    });
-                }
-            }
-            entries.push(FileEntry {
-                path,
-                size,
-                mode,
-                kind,
-                link,
-                residue,
-            });
-            Ok(true)
-        })?;
-    }
-    // Whatever follows the end-of-archive blocks still counts for the digests.
-    io::copy(&mut capped, &mut io::sink()).context("reading past the tar end")?;
+    // This thread decompresses and hashes; another walks the tar and matches.
+    let walked = pipelined(&mut capped, |tar| walk_layer(spec, tar))?;
     let (diff_id, size) = stream.plain.finish();
     let (digest, raw_size) = stream.raw.finish();
     if let Some(expected) = &layer.digest {
@@ -345,14 +275,104 @@ pub fn scan_layer(
         );
     }
     Ok(LayerScan {
-        entries,
-        hits,
-        captured,
-        known: scanner.known_hits,
+        entries: walked.entries,
+        hits: walked.hits,
+        captured: walked.captured,
+        known: walked.known,
         compression: stream.compression.name(),
         digest,
         diff_id,
         size,
+    })
+}
+
+/// What the walk of a layer's tar found.
+struct Walked {
+    entries: Vec<FileEntry>,
+    hits: Vec<Hit>,
+    captured: HashMap<String, Vec<u8>>,
+    known: Vec<KnownHit>,
+}
+
+/// Walks the decompressed tar of a layer to its very end: entries, path and
+/// content rules, captured files.
+fn walk_layer(spec: &Spec, tar: &mut dyn Read) -> Result<Walked> {
+    let rules = spec.rules;
+    let mut scanner = FileScanner {
+        rules,
+        known: spec.known,
+        buf: vec![0u8; CHUNK + OVERLAP],
+        matches: Vec::new(),
+        found: Vec::new(),
+        known_hits: Vec::new(),
+        entry: 0,
+    };
+    let mut entries = Vec::new();
+    let mut hits = Vec::new();
+    let mut captured = HashMap::new();
+    walk(&mut *tar, |meta, entry| {
+        let Meta {
+            path,
+            size,
+            mode,
+            kind,
+            link,
+        } = meta;
+        if entries.len() as u64 >= spec.limits.entries {
+            bail!(
+                "more than {} entries in one layer (--max-entries)",
+                spec.limits.entries
+            );
+        }
+        if path.len() > spec.limits.path_length {
+            bail!(
+                "an entry's path is {} bytes long, over {} (--max-path-length)",
+                path.len(),
+                spec.limits.path_length
+            );
+        }
+        let mut residue = None;
+        if kind == EntryKind::File {
+            residue = rules.residue_rule(&path);
+            let path_rule = (size > 0).then(|| rules.path_rule(&path)).flatten();
+            let want_copy = size <= MAX_CAPTURE && (spec.capture)(&path);
+            scanner.entry = entries.len();
+            let (hash, copy) = scanner
+                .scan(&path, entry, (path_rule.is_some(), want_copy), &mut hits)
+                .with_context(|| format!("layer file {path}"))?;
+            if let Some(copy) = copy {
+                captured.insert(path.clone(), copy);
+            }
+            if let (Some(rule), Some(hash)) = (path_rule, hash) {
+                hits.push(Hit {
+                    rule,
+                    path: path.clone(),
+                    entry: entries.len(),
+                    offset: None,
+                    line: None,
+                    redacted: format!("(whole file, {size} bytes)"),
+                    fingerprint: hash[..16].to_string(),
+                    occurrences: 1,
+                });
+            }
+        }
+        entries.push(FileEntry {
+            path,
+            size,
+            mode,
+            kind,
+            link,
+            residue,
+        });
+        Ok(true)
+    })?;
+    // Whatever follows the end-of-archive blocks still counts for the digests.
+    io::copy(tar, &mut io::sink()).context("reading past the tar end")?;
+    Ok(Walked {
+        entries,
+        hits,
+        captured,
+        known: scanner.known_hits,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod knownkey;
 pub mod layer;
 pub mod limits;
 pub mod merge;
+mod pipeline;
 pub mod policy;
 mod progress;
 pub mod redact;

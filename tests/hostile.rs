@@ -849,17 +849,43 @@ fn cases() -> Vec<Case> {
     ));
     for (name, pax) in [
         (
-            "GNU long name over 4096 bytes: key found at the full path",
+            "GNU long name over 4096 bytes: refused by the default --max-path-length",
             false,
         ),
         (
-            "PAX long name over 4096 bytes: key found at the full path",
+            "PAX long name over 4096 bytes: refused by the default --max-path-length",
             true,
         ),
     ] {
         c.push(case(
             name,
             &["--no-policy"],
+            move |d| {
+                let long = format!("{}/key.pem", vec!["d".repeat(250); 20].join("/"));
+                let l = Layer::new(key_layer(&long)).with_pax(pax);
+                oci_raw(
+                    d,
+                    "long",
+                    &Image::new(),
+                    &[blob(&layer_tar(&l), Compression::Gzip)],
+                )
+            },
+            error(&["bytes long, over 4096 (--max-path-length)"]),
+        ));
+    }
+    for (name, pax) in [
+        (
+            "GNU long name over 4096 bytes, limit raised: key found at the full path",
+            false,
+        ),
+        (
+            "PAX long name over 4096 bytes, limit raised: key found at the full path",
+            true,
+        ),
+    ] {
+        c.push(case(
+            name,
+            &["--no-policy", "--max-path-length", "8192"],
             move |d| {
                 let long = format!("{}/key.pem", vec!["d".repeat(250); 20].join("/"));
                 let l = Layer::new(key_layer(&long)).with_pax(pax);

@@ -117,10 +117,19 @@ pub fn open_layer<'a, P: Fn(u64) + 'a>(
     progress: P,
 ) -> Result<LayerStream<'a>> {
     let raw_tally = Tally::default();
-    let plain_tally = Tally::default();
     let mut buffered =
         BufReader::with_capacity(256 << 10, Hashing::new(raw, raw_tally.clone(), progress));
     let compression = sniff(buffered.fill_buf()?);
+    if compression == Compression::None {
+        // The blob is the tar: one hash serves as digest and diff_id.
+        return Ok(LayerStream {
+            reader: Box::new(buffered),
+            raw: raw_tally.clone(),
+            plain: raw_tally,
+            compression,
+        });
+    }
+    let plain_tally = Tally::default();
     let decoded = compression.decoder(buffered)?;
     Ok(LayerStream {
         reader: Box::new(Hashing::new(decoded, plain_tally.clone(), |_| {})),

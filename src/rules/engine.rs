@@ -1,5 +1,5 @@
 use super::model::{RuleDef, RuleFile, RuleKind};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use super::prefilter::Prefilter;
 use anyhow::{bail, Context, Result};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use sha2::{Digest, Sha256};
@@ -27,7 +27,7 @@ pub struct ContentMatch {
 
 pub struct RuleSet {
     rules: Vec<Rule>,
-    prefilter: AhoCorasick,
+    prefilter: Prefilter,
     /// For each prefilter pattern, the secret rules it enables.
     keyword_rules: Vec<Vec<usize>>,
     path_rules: Vec<usize>,
@@ -210,11 +210,7 @@ impl RuleSet {
                 }
             }
         }
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&keywords)
-            .context("building the keyword prefilter")?;
+        let prefilter = Prefilter::new(&keywords)?;
         let set = |idx: &[usize]| -> Result<RegexSet> {
             RegexSetBuilder::new(
                 idx.iter()
@@ -260,12 +256,12 @@ impl RuleSet {
         }
         let mut candidate = vec![false; self.rules.len()];
         let mut any = false;
-        for m in self.prefilter.find_overlapping_iter(data) {
-            for &r in &self.keyword_rules[m.pattern().as_usize()] {
+        self.prefilter.find(data, |k| {
+            for &r in &self.keyword_rules[k] {
                 candidate[r] = true;
                 any = true;
             }
-        }
+        });
         if !any {
             return;
         }

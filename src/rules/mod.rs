@@ -1,10 +1,11 @@
 //! Rules are data: TOML files under `signatures/` embedded in the binary,
 //! extendable with `--rules FILE`. Matching is two-stage: an Aho-Corasick
-//! literal prefilter picks candidate rules, then each candidate's regex runs.
+//! literal prefilter (Teddy) picks candidate rules, then each candidate's regex runs.
 
 mod check;
 mod engine;
 mod model;
+mod prefilter;
 
 pub use check::{check_examples, ExampleFailure};
 pub use engine::{entropy, ContentMatch, Rule, RuleSet};
