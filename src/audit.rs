@@ -1,20 +1,27 @@
 //! The audit pipeline: open the source, scan every distinct layer once (in
 //! parallel), merge per image, scan the config, assemble the report.
 
+use crate::cache::{Cache, Stats};
 use crate::config_scan::scan_config;
+use crate::image::container::Container;
 use crate::image::{self, Image, PlatformFilter, Source};
 use crate::knownkey::KnownKeys;
-use crate::layer::{extract_files, scan_layer, EntryKind, LayerScan, Spec};
+use crate::layer::{extract_files, scan_layer, EntryKind, LayerScan, Spec, MAX_CAPTURE};
 use crate::merge::{FinalTree, State};
 use crate::policy::{self, Fetch, FinalFs, PolicyOptions};
 use crate::progress::Progress;
-use crate::report::{Finding, ImageReport, KnownSecretResult, LayerInfo, Summary, Where};
+use crate::registry::client::{Client, ClientOptions};
+use crate::registry::reference::Reference;
+use crate::report::{
+    Finding, ImageReport, KnownSecretResult, LayerInfo, PolicyResult, Summary, Where,
+};
 use crate::rules::{RuleKind, RuleSet};
 use crate::severity::Severity;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 pub struct Options {
     pub platform: PlatformFilter,
@@ -31,6 +38,12 @@ pub struct Options {
     pub secret_ids: Vec<String>,
     /// The Dockerfile the image was built from (`--dockerfile`).
     pub dockerfile: Option<DockerfileInput>,
+    /// How registry references are pulled.
+    pub registry: ClientOptions,
+    /// Layer scans and policy results of earlier runs.
+    pub cache: Option<Cache>,
+    /// Layers scanned and taken from the cache in this run.
+    pub stats: Stats,
 }
 
 /// A Dockerfile to lint and to map the image's history to.
@@ -54,18 +67,41 @@ impl Default for Options {
             dockerfile: None,
             secret_ids: vec![],
             limits: crate::limits::Limits::default(),
+            registry: ClientOptions::default(),
+            cache: None,
+            stats: Stats::default(),
         }
     }
 }
 
-/// Audits one source (which may hold several images).
+/// Audits one source (which may hold several images): an image file or
+/// directory, or a registry reference (`registry.example.com/team/app:1.4`).
 pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<ImageReport>> {
+    if let Some(reference) = Reference::detect(path)? {
+        let shown = reference.to_string();
+        let client = Client::new(&reference.host, &opts.registry).with_context(|| shown.clone())?;
+        let source = crate::registry::open(Arc::new(client), &reference, None, &opts.platform)?;
+        return audit_opened(&shown, &source, rules, opts);
+    }
     let shown = path.display().to_string();
-    let Source { container, images } = image::open(path, &opts.platform)?;
+    let source = image::open(path, &opts.platform)?;
+    audit_opened(&shown, &source, rules, opts)
+}
+
+/// Audits the images of an opened source. With a cache, layers scanned
+/// before are not read again, and an image whose policy results are cached
+/// reads no layer at all.
+pub fn audit_opened(
+    shown: &str,
+    source: &Source,
+    rules: &RuleSet,
+    opts: &Options,
+) -> Result<Vec<ImageReport>> {
+    let Source { container, images } = source;
     // Each distinct blob is scanned once, whatever number of images share it.
     let mut members: Vec<String> = Vec::new();
     let mut first_ref = HashMap::new();
-    for img in &images {
+    for img in images {
         for l in &img.layers {
             if !first_ref.contains_key(&l.member) {
                 first_ref.insert(l.member.clone(), l.clone());
@@ -73,8 +109,40 @@ pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<
             }
         }
     }
-    let total: u64 = members.iter().map(|m| first_ref[m].compressed_size).sum();
-    let progress = Progress::new(opts.progress, total, &shown);
+    let cache = opts
+        .cache
+        .as_ref()
+        .filter(|c| c.local_files || matches!(container, Container::Registry(_)));
+    let layer_key = |m: &str| -> Option<(&Cache, String)> {
+        let digest = first_ref[m].digest.as_deref()?;
+        cache.map(|c| (c, crate::cache::layer_key(digest, rules, opts)))
+    };
+    let policy_key = |img: &Image| -> Option<(&Cache, String)> {
+        let digest = img
+            .manifest_digest
+            .as_deref()
+            .filter(|_| opts.policy.enabled)?;
+        cache.map(|c| (c, crate::cache::policy_key(digest, rules, opts)))
+    };
+    let cached_policy: Vec<Option<Vec<PolicyResult>>> = images
+        .iter()
+        .map(|img| policy_key(img).and_then(|(c, k)| c.policy(&k)))
+        .collect();
+    let mut by_member: HashMap<String, LayerScan> = HashMap::new();
+    for m in &members {
+        if let Some(scan) = layer_key(m).and_then(|(c, k)| c.layer(&k)) {
+            Stats::add(&opts.stats.layers_cached);
+            by_member.insert(m.clone(), scan);
+        }
+    }
+    let from_cache: HashSet<String> = by_member.keys().cloned().collect();
+    let misses: Vec<String> = members
+        .iter()
+        .filter(|m| !from_cache.contains(*m))
+        .cloned()
+        .collect();
+    let total: u64 = misses.iter().map(|m| first_ref[m].compressed_size).sum();
+    let progress = Progress::new(opts.progress, total, shown);
     let wanted: Vec<_> = images
         .iter()
         .map(|i| policy::wanted_paths(&i.config))
@@ -88,24 +156,72 @@ pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<
         limits: &opts.limits,
         image_bytes: &image_bytes,
     };
-    let scans = container.visit(&members, |member, r| {
+    let scans = container.visit(&misses, |member, r| {
         let layer = &first_ref[member];
-        scan_layer(&spec, layer, r, &|n| progress.inc(n))
-            .with_context(|| format!("{shown}: layer {member}"))
+        let key = layer_key(member);
+        // Another image of this run may be scanning the same layer: wait for
+        // it and take its result from the cache.
+        let claim = key.as_ref().map(|(c, k)| c.claim(k));
+        let _held = claim.as_ref().map(|c| c.hold());
+        if let Some(scan) = key.as_ref().and_then(|(c, k)| c.layer(k)) {
+            Stats::add(&opts.stats.layers_cached);
+            return Ok((scan, true));
+        }
+        let scan = scan_layer(&spec, layer, r, &|n| progress.inc(n))
+            .with_context(|| format!("{shown}: layer {member}"))?;
+        Stats::add(&opts.stats.layers_scanned);
+        if let Some((c, k)) = &key {
+            c.put_layer(k, &scan);
+        }
+        Ok((scan, false))
     })?;
     progress.finish();
-    let by_member: HashMap<&str, &LayerScan> = members
-        .iter()
-        .map(String::as_str)
-        .zip(scans.iter())
-        .collect();
+    let mut reread: HashSet<String> = from_cache;
+    for (m, (scan, cached)) in misses.into_iter().zip(scans) {
+        if cached {
+            reread.insert(m.clone());
+        }
+        by_member.insert(m, scan);
+    }
+    // A cached scan has no file contents: read the files the policy checks
+    // want back out of those layers, for the images whose policy runs.
+    let mut need: Vec<String> = Vec::new();
+    let mut paths: HashMap<String, HashSet<String>> = HashMap::new();
+    for (img, p) in images.iter().zip(&cached_policy) {
+        if !opts.policy.enabled || p.is_some() {
+            continue;
+        }
+        for l in &img.layers {
+            if !reread.remove(&l.member) {
+                continue;
+            }
+            let want: HashSet<String> = by_member[&l.member]
+                .entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::File && e.size <= MAX_CAPTURE && capture(&e.path))
+                .map(|e| e.path.clone())
+                .collect();
+            if !want.is_empty() {
+                need.push(l.member.clone());
+                paths.insert(l.member.clone(), want);
+            }
+        }
+    }
+    let files = container.visit(&need, |member, r| {
+        Stats::add(&opts.stats.layers_reread);
+        extract_files(r, &paths[member]).with_context(|| format!("{shown}: layer {member}"))
+    })?;
+    for (m, f) in need.iter().zip(files) {
+        by_member.get_mut(m).expect("scanned").captured = f;
+    }
     images
         .iter()
-        .map(|img| {
+        .zip(cached_policy)
+        .map(|(img, cached)| {
             let layers: Vec<&LayerScan> = img
                 .layers
                 .iter()
-                .map(|l| by_member[l.member.as_str()])
+                .map(|l| &by_member[l.member.as_str()])
                 .collect();
             // The policy checks' second pass: files the first pass did not keep.
             let fetch = |i: usize, paths: &HashSet<String>| {
@@ -117,7 +233,15 @@ pub fn audit_source(path: &Path, rules: &RuleSet, opts: &Options) -> Result<Vec<
                     .map(|mut v| v.pop().unwrap_or_default())
                     .with_context(|| format!("{shown}: layer {member}"))
             };
-            image_report(&shown, img, &layers, &fetch, rules, opts)
+            let computed = cached.is_none();
+            if !computed {
+                Stats::add(&opts.stats.policies_cached);
+            }
+            let report = image_report(shown, img, &layers, &fetch, rules, opts, cached)?;
+            if let (true, Some((c, k))) = (computed, policy_key(img)) {
+                c.put_policy(&k, &report.policy);
+            }
+            Ok(report)
         })
         .collect()
 }
@@ -185,6 +309,7 @@ fn state_phrase(state: State) -> &'static str {
     }
 }
 
+/// Assembles one image's report; `policy` is given when the cache had it.
 fn image_report(
     shown: &str,
     img: &Image,
@@ -192,16 +317,19 @@ fn image_report(
     fetch: &Fetch,
     rules: &RuleSet,
     opts: &Options,
+    policy: Option<Vec<PolicyResult>>,
 ) -> Result<ImageReport> {
     let tree = FinalTree::build(layers);
     let fs = FinalFs::new(&tree, layers, fetch);
-    let policy = policy::evaluate(&policy::Context {
-        fs: &fs,
-        config: &img.config,
-        layer_refs: &img.layers,
-        layers,
-        rules,
-        opts: &opts.policy,
+    let policy = policy.unwrap_or_else(|| {
+        policy::evaluate(&policy::Context {
+            fs: &fs,
+            config: &img.config,
+            layer_refs: &img.layers,
+            layers,
+            rules,
+            opts: &opts.policy,
+        })
     });
     let config_scan = scan_config(rules, &img.config);
     let history_for_layer = img.config.layer_history();

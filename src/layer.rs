@@ -11,7 +11,7 @@ use crate::redact::{fingerprint, redact};
 use crate::rules::{ContentMatch, RuleSet};
 use crate::tarwalk::{walk, Meta};
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
@@ -24,7 +24,7 @@ const OVERLAP: usize = 64 << 10;
 /// Files larger than this are never kept in memory for the policy checks.
 pub const MAX_CAPTURE: u64 = 512 << 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     File,
@@ -38,7 +38,7 @@ pub enum EntryKind {
     Opaque,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileEntry {
     /// Absolute path in the image (`/etc/passwd`).
     pub path: String,
@@ -51,7 +51,7 @@ pub struct FileEntry {
 }
 
 /// A secret or secret-path rule hit in one file of the layer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hit {
     pub rule: usize,
     pub path: String,
@@ -76,14 +76,18 @@ impl SecretHit for Hit {
     }
 }
 
-#[derive(Debug, Clone)]
+/// The layer cache stores this without `captured` (file contents, which
+/// may hold secrets, never go to disk).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LayerScan {
     pub entries: Vec<FileEntry>,
     pub hits: Vec<Hit>,
     /// Contents of the files the caller asked to keep, by path.
+    #[serde(skip)]
     pub captured: HashMap<String, Vec<u8>>,
     /// Known secrets found in the layer's files.
     pub known: Vec<KnownHit>,
+    #[serde(deserialize_with = "crate::cache::compression_name")]
     pub compression: &'static str,
     /// sha256 of the blob as stored.
     pub digest: String,
@@ -123,12 +127,13 @@ pub struct Spec<'a> {
 }
 
 /// A known secret found in a file of the layer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KnownHit {
     pub key: usize,
     pub path: String,
     /// Index of the file's entry in [`LayerScan::entries`].
     pub entry: usize,
+    #[serde(deserialize_with = "crate::cache::known_form")]
     pub form: &'static str,
     pub offset: Option<u64>,
 }

@@ -3,6 +3,7 @@
 
 mod attest;
 pub mod audit;
+pub mod cache;
 pub mod cli;
 pub mod config_scan;
 mod dedupe;
@@ -17,8 +18,10 @@ mod pipeline;
 pub mod policy;
 mod progress;
 pub mod redact;
+pub mod registry;
 pub mod report;
 pub mod rules;
+pub mod scan_registry;
 pub mod severity;
 pub mod suppress;
 mod tarwalk;

@@ -4,6 +4,7 @@ mod audit;
 mod baseline;
 mod lint;
 mod rules;
+mod scan_registry;
 
 use crate::policy::{PolicyFlags, SizeBasis};
 use crate::report::{junit, markdown, render_json, render_text, sarif, Report};
@@ -31,6 +32,9 @@ enum Command {
     #[command(after_help = "\
 SOURCE is a `docker save` tarball (classic or Docker 25+, optionally .gz or .zst),
 an OCI image layout directory, or an OCI archive; the format is read from content.
+It may also be a registry reference, [docker://]HOST[:PORT]/NAME[:TAG|@sha256:DIGEST]
+(a path that exists is a file; `docker://` forces a reference): its layers are
+streamed from the registry, never saved, and cached by digest.
 
 Examples:
   docker save app:1.4 -o app.tar && stowaway audit app.tar
@@ -38,6 +42,9 @@ Examples:
   stowaway audit --format text --format sarif=stowaway.sarif --format junit=junit.xml app.tar
   stowaway audit --fail-on critical ./oci-layout-dir
   stowaway audit --platform linux/arm64 multi-arch.oci.tar
+  stowaway audit registry.example.com/team/app:1.4
+  STOWAWAY_REGISTRY_PASSWORD=... stowaway audit --registry-user ci registry.example.com/team/app@sha256:...
+  stowaway audit --insecure-registry registry.lan:5000 registry.lan:5000/app:dev
 
 Exit codes: 0 clean, 1 findings at or above --fail-on, 2 the audit could not run.")]
     Audit(Box<AuditArgs>),
@@ -54,6 +61,26 @@ Example:
 Example:
   stowaway lint Dockerfile --expect-port 8080 --expect-base alpine:3.19 --secret-id api_key")]
     Lint(LintArgs),
+    /// Audit every image of a registry: list the repositories and their
+    /// tags, audit each distinct manifest once, write a report per image
+    /// and a summary
+    #[command(after_help = "\
+Repositories come from /v2/_catalog, tags from /v2/NAME/tags/list; each distinct
+manifest is audited once (tags naming it are listed together), in parallel with
+--jobs. Each image's JSON report (and SARIF with --sarif) goes to --out-dir, with
+summary.json; the summary is also printed. Layer scans and policy results are
+cached by digest, so a nightly rescan only reads what changed.
+
+Examples:
+  stowaway scan-registry registry.example.com --out-dir reports/
+  stowaway scan-registry registry.example.com/team --out-dir reports/ --sarif --fail-on critical
+  stowaway scan-registry registry.example.com --out-dir reports/ --shard 0/4   # worker 0 of 4
+  stowaway scan-registry 127.0.0.1:5000 --out-dir reports/ --cache-dir /var/cache/stowaway
+
+Exit codes: 0 every image clean, 1 an image has findings at or above --fail-on or a
+failed policy check, 2 the registry could not be listed or an image could not be audited
+(the other images are still audited and reported).")]
+    ScanRegistry(Box<ScanRegistryArgs>),
     /// List the rules, or check every rule against its own examples
     Rules {
         #[command(subcommand)]
@@ -114,7 +141,7 @@ fn parse_format(s: &str) -> Result<FormatSpec, String> {
 
 #[derive(clap::Args)]
 pub(crate) struct AuditArgs {
-    /// Image sources to audit
+    /// Image sources to audit: files, directories or registry references
     #[arg(required = true, value_name = "SOURCE")]
     pub(crate) sources: Vec<PathBuf>,
     /// Output format: text, json, sarif, junit, markdown; FORMAT=FILE writes
@@ -124,6 +151,17 @@ pub(crate) struct AuditArgs {
     /// Write the report (the --format given without =FILE) to FILE instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+    /// The Dockerfile the image was built from: lint it, and tie every
+    /// finding to the line that introduced it
+    #[arg(long, value_name = "FILE")]
+    pub(crate) dockerfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) scan: ScanArgs,
+}
+
+/// What to look for and how: shared by `audit`, `baseline` and `scan-registry`.
+#[derive(clap::Args)]
+pub(crate) struct ScanArgs {
     /// Exit 1 when a finding is at or above this severity
     #[arg(long, value_name = "SEVERITY", default_value = "high")]
     pub(crate) fail_on: Severity,
@@ -144,10 +182,6 @@ pub(crate) struct AuditArgs {
     /// A file of such sha256s, one per line (`sha256sum` output works)
     #[arg(long = "known-secrets-file", value_name = "FILE")]
     pub(crate) known_secrets_file: Option<PathBuf>,
-    /// The Dockerfile the image was built from: lint it, and tie every
-    /// finding to the line that introduced it
-    #[arg(long, value_name = "FILE")]
-    pub(crate) dockerfile: Option<PathBuf>,
     /// A BuildKit secret id the build must use only as a secret mount
     /// (repeatable; checked in the Dockerfile and in provenance)
     #[arg(long = "secret-id", value_name = "ID")]
@@ -169,6 +203,10 @@ pub(crate) struct AuditArgs {
     pub(crate) baseline: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) policy: PolicyArgs,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    #[command(flatten)]
+    pub(crate) cache: CacheArgs,
     /// Benchmarks: run only this rule (repeatable)
     #[arg(long = "only-rule", value_name = "ID", hide = true)]
     pub(crate) only_rule: Vec<String>,
@@ -176,6 +214,72 @@ pub(crate) struct AuditArgs {
     /// (the floor an audit is measured against)
     #[arg(long, hide = true)]
     pub(crate) bench_floor: bool,
+}
+
+/// Pulling from registries.
+#[derive(clap::Args)]
+#[command(next_help_heading = "Registry")]
+pub(crate) struct RegistryArgs {
+    /// Log in to registries as USER (or STOWAWAY_REGISTRY_USER); the password
+    /// comes from STOWAWAY_REGISTRY_PASSWORD or --registry-password-stdin.
+    /// Without it, credentials come from docker's config.json
+    #[arg(long, value_name = "USER")]
+    pub(crate) registry_user: Option<String>,
+    /// Read the registry password from standard input
+    #[arg(long)]
+    pub(crate) registry_password_stdin: bool,
+    /// Speak plain HTTP to this registry host (repeatable); localhost and
+    /// 127.0.0.0/8 always get plain HTTP
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub(crate) insecure_registry: Vec<String>,
+    /// Seconds to wait to connect, for a response, and for each read
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub(crate) registry_timeout: u64,
+    /// Retries of a request answered 429 or 5xx or cut off, with exponential backoff
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub(crate) registry_retries: u32,
+}
+
+/// The scan cache (layer scans and policy results of earlier runs).
+#[derive(clap::Args)]
+#[command(next_help_heading = "Cache")]
+pub(crate) struct CacheArgs {
+    /// Neither read nor write the cache
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub(crate) no_cache: bool,
+    /// Cache directory (default $XDG_CACHE_HOME/stowaway, else
+    /// ~/.cache/stowaway). Registry images are always cached; local image
+    /// files only when --cache-dir is given
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Evict the least recently used entries when the cache is larger than this
+    #[arg(long, value_name = "SIZE", default_value = "10GiB")]
+    pub(crate) cache_max_size: String,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ScanRegistryArgs {
+    /// The registry, optionally with a repository prefix: HOST[:PORT][/PREFIX]
+    #[arg(value_name = "HOST[/PREFIX]")]
+    pub(crate) registry: String,
+    /// Directory for the per-image reports and summary.json
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out_dir: PathBuf,
+    /// Also write a SARIF report per image
+    #[arg(long)]
+    pub(crate) sarif: bool,
+    /// Repositories and images worked on at once
+    #[arg(long, short, value_name = "N", default_value_t = 4)]
+    pub(crate) jobs: usize,
+    /// Scan only shard K of N (0 <= K < N): the repositories whose name's
+    /// sha256 is K modulo N, so N workers cover the registry exactly once
+    #[arg(long, value_name = "K/N")]
+    pub(crate) shard: Option<String>,
+    /// Entries asked for per catalog or tag-list page
+    #[arg(long, value_name = "N", default_value_t = 1000, hide = true)]
+    pub(crate) page_size: usize,
+    #[command(flatten)]
+    pub(crate) scan: ScanArgs,
 }
 
 #[derive(clap::Args)]
@@ -250,6 +354,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Audit(args) => audit::run(&args),
         Command::Baseline(args) => baseline::run(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::ScanRegistry(args) => scan_registry::run(&args),
         Command::Rules { action, rules } => rules::run(action, &rules),
     }
 }

@@ -5,6 +5,7 @@
 //! then read with its own file handle, so layers can be scanned in parallel.
 //! A compressed tar cannot seek: small members are kept from the indexing pass
 //! and large ones (layers) are visited in one more sequential pass.
+//! A registry repository is read blob by blob over HTTP, in parallel.
 
 use super::blob::{sniff, Compression};
 use anyhow::{bail, Context, Result};
@@ -39,6 +40,8 @@ pub struct TarContainer {
 pub enum Container {
     Dir(PathBuf),
     Tar(TarContainer),
+    /// A registry repository: members are blob digests.
+    Registry(crate::registry::Blobs),
 }
 
 /// Normalises a member name: no leading `./` or `/`, `.` and `..` resolved
@@ -86,14 +89,15 @@ impl Container {
         let name = clean_name(name);
         match self {
             Container::Tar(t) => t.aliases.get(&name).cloned().unwrap_or(name),
-            Container::Dir(_) => name,
+            Container::Dir(_) | Container::Registry(_) => name,
         }
     }
 
-    pub fn describe(&self) -> &Path {
+    pub fn describe(&self) -> String {
         match self {
-            Container::Dir(p) => p,
-            Container::Tar(t) => &t.path,
+            Container::Dir(p) => p.display().to_string(),
+            Container::Tar(t) => t.path.display().to_string(),
+            Container::Registry(b) => b.describe(),
         }
     }
 
@@ -101,6 +105,7 @@ impl Container {
         match self {
             Container::Dir(root) => root.join(clean_name(name)).is_file(),
             Container::Tar(t) => t.members.contains_key(&self.canonical(name)),
+            Container::Registry(b) => b.size(name).is_some(),
         }
     }
 
@@ -110,6 +115,7 @@ impl Container {
                 .ok()
                 .map(|m| m.len()),
             Container::Tar(t) => t.members.get(&self.canonical(name)).map(|m| m.size),
+            Container::Registry(b) => b.size(name),
         }
     }
 
@@ -117,11 +123,11 @@ impl Container {
     pub fn read_small(&self, name: &str) -> Result<Vec<u8>> {
         let size = self
             .size(name)
-            .with_context(|| format!("{}: missing {name}", self.describe().display()))?;
+            .with_context(|| format!("{}: missing {name}", self.describe()))?;
         if size > MAX_JSON {
             bail!(
                 "{}: {name} is {size} bytes, over the {MAX_JSON}-byte limit for metadata",
-                self.describe().display()
+                self.describe()
             );
         }
         if let Container::Tar(t) = self {
@@ -132,7 +138,7 @@ impl Container {
         let mut out = Vec::with_capacity(size as usize);
         self.open_member(name)?
             .read_to_end(&mut out)
-            .with_context(|| format!("{}: cannot read {name}", self.describe().display()))?;
+            .with_context(|| format!("{}: cannot read {name}", self.describe()))?;
         Ok(out)
     }
 
@@ -164,6 +170,7 @@ impl Container {
                     Ok(Box::new(r.take(m.size)))
                 }
             }
+            Container::Registry(b) => b.open(&name),
         }
     }
 

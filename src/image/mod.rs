@@ -4,7 +4,7 @@
 pub mod blob;
 pub mod container;
 mod docker;
-mod oci;
+pub(crate) mod oci;
 pub mod spec;
 
 use anyhow::{bail, Context, Result};
@@ -23,6 +23,8 @@ pub enum Format {
     DockerArchiveOci,
     OciLayout,
     OciArchive,
+    /// Pulled from a registry over the OCI distribution API.
+    Registry,
 }
 
 impl Format {
@@ -32,6 +34,7 @@ impl Format {
             Format::DockerArchiveOci => "docker-archive-oci",
             Format::OciLayout => "oci-layout",
             Format::OciArchive => "oci-archive",
+            Format::Registry => "registry",
         }
     }
 }
@@ -130,7 +133,7 @@ pub fn open(path: &Path, platform: &PlatformFilter) -> Result<Source> {
     } else if container.exists("index.json") {
         let format = match container {
             Container::Dir(_) => Format::OciLayout,
-            Container::Tar(_) => Format::OciArchive,
+            _ => Format::OciArchive,
         };
         oci::read(&container, &shown, format)?
     } else if container.exists("repositories") {

@@ -31,7 +31,7 @@ fn is_index(mt: Option<&str>, doc: &ManifestOrIndex) -> bool {
     }
 }
 
-fn is_attestation(d: &Descriptor) -> bool {
+pub(crate) fn is_attestation(d: &Descriptor) -> bool {
     d.annotations
         .get("vnd.docker.reference.type")
         .is_some_and(|t| t == "attestation-manifest")

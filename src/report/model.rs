@@ -3,7 +3,7 @@
 
 use crate::merge::State;
 use crate::severity::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const SCHEMA: &str = "stowaway/report-v1";
@@ -118,7 +118,7 @@ pub struct KnownSecretResult {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyResult {
     pub check: String,
     /// `pass`, `fail`, `warn` or `skip`.
@@ -127,7 +127,7 @@ pub struct PolicyResult {
     pub limit: serde_json::Value,
     pub message: String,
     /// Where the problem is: offenders, largest files, per-layer sizes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
 }
 

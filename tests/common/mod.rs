@@ -6,6 +6,7 @@
 //! so unused helpers are allowed.
 
 pub mod formats;
+pub mod registry;
 pub mod scenario;
 pub mod tarball;
 
