@@ -299,19 +299,25 @@ impl TarContainer {
             members.insert(name, m);
         }
         // Resolve links (docker save writes `<id>/layer.tar -> ../<other>/layer.tar`),
-        // following chains but never looping.
+        // following chains but never looping. Looked up by name (the first
+        // link of a name wins): a linear search per hop was quadratic in the
+        // number of links (a minute for 40000 in a 350 KB gzip archive).
+        let mut link_of: HashMap<&str, &str> = HashMap::with_capacity(links.len());
         for (name, target) in &links {
-            let mut t = target.clone();
+            link_of.entry(name.as_str()).or_insert(target.as_str());
+        }
+        for (name, target) in &links {
+            let mut t = target.as_str();
             let mut hops = 0;
-            while let Some((_, next)) = links.iter().find(|(n, _)| *n == t) {
-                t = next.clone();
+            while let Some(next) = link_of.get(t) {
+                t = next;
                 hops += 1;
                 if hops > 16 {
                     break;
                 }
             }
-            if members.contains_key(&t) {
-                aliases.insert(name.clone(), t);
+            if members.contains_key(t) {
+                aliases.insert(name.clone(), t.to_string());
             }
         }
         Ok(TarContainer {
@@ -321,5 +327,46 @@ impl TarContainer {
             aliases,
             small,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(b: &mut tar::Builder<Vec<u8>>, name: &str, target: &str) {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, name, target).unwrap();
+    }
+
+    /// Regression (found reviewing the fuzz targets): each link was followed
+    /// with a linear search over all links, so the index was quadratic in
+    /// their number (40000 links in a 350 KB gzip archive: a minute; these
+    /// 30000 took 47 s in a debug build, now about a second; not asserted:
+    /// speed is benchmarked, not tested).
+    #[test]
+    fn links_resolve_in_linear_time_and_never_loop() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(4);
+        b.append_data(&mut h, "blob", &b"data"[..]).unwrap();
+        link(&mut b, "a", "b");
+        link(&mut b, "b", "dir/../blob");
+        link(&mut b, "x", "y");
+        link(&mut b, "y", "x");
+        for i in 0..30_000 {
+            link(&mut b, &format!("l{i}"), &format!("t{i}"));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("links.tar");
+        std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+        let c = Container::open(&path).unwrap();
+        assert_eq!(c.canonical("a"), "blob");
+        assert_eq!(c.canonical("./b"), "blob");
+        assert_eq!(c.canonical("x"), "x");
+        assert_eq!(c.canonical("l7"), "l7");
+        assert!(c.exists("a") && !c.exists("x"));
     }
 }

@@ -20,6 +20,8 @@ use std::ops::Range;
 
 /// Index of the class byte (32/64-bit) in `e_ident`.
 const EI_CLASS: usize = 4;
+/// The `DT_NEEDED` names of one file, in all (real ones: well under 4 KiB).
+const MAX_NEEDED_BYTES: usize = 64 << 10;
 
 /// What the entrypoint checks need to know about an ELF file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -320,11 +322,19 @@ impl<'a, H: FileHeader<Endian = Endianness>> Elf<'a, H> {
             .address_map()
             .read(self.data, strtab, strsz)
             .ok_or_else(|| anyhow!("malformed ELF: DT_STRTAB is not inside a loaded segment"))?;
-        let needed = needed
-            .into_iter()
-            .map(|offset| c_string(strings, offset))
-            .collect::<Result<_>>()?;
-        Ok(Dynamic { needed, pie })
+        // Every DT_NEEDED may name the same long string: the names are
+        // bounded in all, or a 1 MB file asks for gigabytes of copies.
+        let mut names = Vec::new();
+        let mut total = 0usize;
+        for offset in needed {
+            let name = c_string(strings, offset)?;
+            total += name.len();
+            if total > MAX_NEEDED_BYTES {
+                bail!("malformed ELF: DT_NEEDED names add up to over {MAX_NEEDED_BYTES} bytes");
+            }
+            names.push(name);
+        }
+        Ok(Dynamic { needed: names, pie })
     }
 
     fn has_symtab(&self) -> Result<bool> {
@@ -381,6 +391,9 @@ fn malformed(what: &str, err: object::read::Error) -> anyhow::Error {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use object::elf::{Dyn64, Ident, ProgramHeader64, ELFDATA2LSB, EV_CURRENT, PT_DYNAMIC};
+    use object::pod::{bytes_of, bytes_of_slice};
+    use object::{I64, U16, U32, U64};
 
     const HELLO_DYN: &[u8] = include_bytes!("../../tests/data/elf/hello-dyn-amd64");
     const STATIC: &[u8] = include_bytes!("../../tests/data/elf/static-amd64");
@@ -683,5 +696,94 @@ pub(crate) mod tests {
         assert_eq!(map.read(&elf, 0x3fffff, 1), None);
         assert_eq!(map.read(&elf, u64::MAX, 2), None);
         assert!(address_map(b"not elf").is_none());
+    }
+
+    type Le = object::LittleEndian;
+
+    /// A program header mapping file bytes `offset..offset + size` at the
+    /// same virtual address.
+    pub(crate) fn phdr(p_type: u32, offset: u64, size: u64) -> ProgramHeader64<Le> {
+        let word = |v: u64| U64::new(Le {}, v);
+        ProgramHeader64 {
+            p_type: U32::new(Le {}, p_type),
+            p_flags: U32::new(Le {}, 0),
+            p_offset: word(offset),
+            p_vaddr: word(offset),
+            p_paddr: word(offset),
+            p_filesz: word(size),
+            p_memsz: word(size),
+            p_align: word(8),
+        }
+    }
+
+    /// A little-endian ELF64 x86-64 file: the header, `phdrs` right after it
+    /// (at 64), then `rest`.
+    pub(crate) fn elf64(e_type: u16, phdrs: &[ProgramHeader64<Le>], rest: &[u8]) -> Vec<u8> {
+        let half = |v: u16| U16::new(Le {}, v);
+        let header = FileHeader64::<Le> {
+            e_ident: Ident {
+                magic: ELFMAG,
+                class: ELFCLASS64,
+                data: ELFDATA2LSB,
+                version: EV_CURRENT,
+                os_abi: 0,
+                abi_version: 0,
+                padding: [0; 7],
+            },
+            e_type: half(e_type),
+            e_machine: half(EM_X86_64),
+            e_version: U32::new(Le {}, u32::from(EV_CURRENT)),
+            e_entry: U64::new(Le {}, 0),
+            e_phoff: U64::new(Le {}, 64),
+            e_shoff: U64::new(Le {}, 0),
+            e_flags: U32::new(Le {}, 0),
+            e_ehsize: half(64),
+            e_phentsize: half(56),
+            e_phnum: half(phdrs.len() as u16),
+            e_shentsize: half(64),
+            e_shnum: half(0),
+            e_shstrndx: half(0),
+        };
+        let mut out = bytes_of(&header).to_vec();
+        out.extend_from_slice(bytes_of_slice(phdrs));
+        out.extend_from_slice(rest);
+        out
+    }
+
+    /// A PT_LOAD mapping the whole file and a PT_DYNAMIC with `DT_STRTAB`,
+    /// `DT_STRSZ` and `count` `DT_NEEDED` entries, all naming offset 0 of a
+    /// string table holding `name`.
+    fn needs_one_name(count: usize, name: &[u8]) -> Vec<u8> {
+        let dyn_off = 64 + 2 * 56;
+        let dyn_len = (3 + count) * 16;
+        let str_off = dyn_off + dyn_len;
+        let total = str_off + name.len() + 1;
+        let entry = |tag: i64, val: u64| Dyn64::<Le> {
+            d_tag: I64::new(Le {}, tag),
+            d_val: U64::new(Le {}, val),
+        };
+        let mut dynamic = vec![
+            entry(DT_STRTAB, str_off as u64),
+            entry(DT_STRSZ, name.len() as u64 + 1),
+        ];
+        dynamic.extend(std::iter::repeat_n(entry(DT_NEEDED, 0), count));
+        dynamic.push(entry(DT_NULL, 0));
+        let mut rest = bytes_of_slice(&dynamic).to_vec();
+        rest.extend_from_slice(name);
+        rest.push(0);
+        let load = phdr(PT_LOAD, 0, total as u64);
+        let dynamic = phdr(PT_DYNAMIC, dyn_off as u64, dyn_len as u64);
+        elf64(ET_DYN, &[load, dynamic], &rest)
+    }
+
+    /// Regression (found reviewing the fuzz targets, confirmed as an OOM with
+    /// the `elf` fuzz binary): 32000 `DT_NEEDED` entries naming one 480 KB
+    /// string made a 1 MB file allocate 15 GB of names.
+    #[test]
+    fn needed_names_are_bounded_in_all() {
+        let info = inspect(&needs_one_name(3, b"libc.so.6")).unwrap().unwrap();
+        assert_eq!(info.needed, vec!["libc.so.6"; 3]);
+        let err = inspect(&needs_one_name(32, &[b'a'; 4096])).unwrap_err();
+        assert!(err.to_string().contains("DT_NEEDED names add up"), "{err}");
     }
 }
