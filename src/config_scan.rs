@@ -1,7 +1,7 @@
 //! Secrets in the image config: ENV, labels, entrypoint/cmd and the history
 //! (`created_by` keeps build args: `RUN |1 API_KEY=... /bin/sh -c ...`).
 
-use crate::dedupe::{record, SecretHit};
+use crate::dedupe::{record, SecretHit, Seen};
 use crate::image::spec::ImageConfig;
 use crate::redact::{fingerprint, mask, redact};
 use crate::rules::RuleSet;
@@ -168,6 +168,7 @@ pub fn scan_config(rules: &RuleSet, cfg: &ImageConfig) -> ConfigScan {
         });
     }
     let mut hits: Vec<ConfigHit> = Vec::new();
+    let mut seen = Seen::new();
     let mut history = Vec::new();
     let mut matches = Vec::new();
     for item in &items {
@@ -198,7 +199,7 @@ pub fn scan_config(rules: &RuleSet, cfg: &ImageConfig) -> ConfigScan {
                 fingerprint: fingerprint(&bytes[secret]),
                 occurrences: 1,
             };
-            record(rules, &mut hits, 0, hit);
+            record(rules, &mut hits, &mut seen, hit);
         }
         if item.field == "history" {
             history.push(mask(bytes, &secret_ranges, &[]));

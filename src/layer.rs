@@ -1,7 +1,7 @@
 //! The streaming walk of one layer: tar entries in, file metadata and rule
 //! hits out. File contents are scanned chunk by chunk and never kept.
 
-use crate::dedupe::{record, SecretHit};
+use crate::dedupe::{record, SecretHit, Seen};
 use crate::image::blob::{check_digest, open_layer};
 use crate::image::LayerRef;
 use crate::knownkey::{Found, KnownKeys};
@@ -168,7 +168,7 @@ impl FileScanner<'_> {
         let mut lines_before = 0u64;
         let mut binary = None;
         let mut previous: HashSet<(usize, u64)> = HashSet::new();
-        let first_hit = hits.len();
+        let mut seen = Seen::new();
         loop {
             let n = read_full(r, &mut self.buf[keep..keep + CHUNK])
                 .with_context(|| format!("reading {path}"))?;
@@ -208,7 +208,7 @@ impl FileScanner<'_> {
                     fingerprint: fp,
                     occurrences: 1,
                 };
-                record(self.rules, hits, first_hit, hit);
+                record(self.rules, hits, &mut seen, hit);
             }
             previous = current;
             self.found.clear();
