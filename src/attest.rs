@@ -56,33 +56,20 @@ fn finding(
     remediation: &str,
 ) -> Finding {
     Finding {
-        id: String::new(),
-        rule: rule.into(),
-        kind: "config",
-        severity,
-        title: title.into(),
-        location: Where::Config,
-        layer: None,
         layer_digest: Some(a.digest.clone()),
-        created_by: None,
-        path: None,
         config_field: Some("attestation"),
         config_key: key,
-        history_index: None,
-        dockerfile_line: None,
-        instruction: None,
-        state: None,
-        offset: None,
-        line: None,
-        occurrences: 1,
-        files: None,
-        bytes: None,
-        sample_paths: vec![],
         redacted,
         fingerprint: fp,
-        message,
-        remediation: remediation.into(),
-        suppressed: None,
+        ..Finding::new(
+            rule,
+            "config",
+            severity,
+            title,
+            Where::Config,
+            message,
+            remediation,
+        )
     }
 }
 

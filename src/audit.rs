@@ -15,7 +15,7 @@ use crate::registry::reference::Reference;
 use crate::report::{
     Finding, ImageReport, KnownSecretResult, LayerInfo, PolicyResult, Summary, Where,
 };
-use crate::rules::{RuleKind, RuleSet};
+use crate::rules::{RuleDef, RuleSet};
 use crate::severity::Severity;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -246,43 +246,41 @@ pub fn audit_opened(
         .collect()
 }
 
+/// A finding of `rule`, placed nowhere yet.
+fn rule_finding(rule: &RuleDef, location: Where, message: String) -> Finding {
+    Finding::new(
+        rule.id.clone(),
+        rule.kind.as_str(),
+        rule.severity,
+        rule.name.clone(),
+        location,
+        message,
+        rule.remediation.clone(),
+    )
+}
+
 /// A layer whose uncompressed content is not what the config's `diff_ids`
 /// says. Its blob digest (where the manifest gives one) was already verified,
 /// so this is a docker-archive layer rewritten after the build: the audit
 /// goes on, so whatever was slipped in is still shown, and says so loudly.
 fn integrity_finding(i: usize, l: &crate::image::LayerRef, s: &LayerScan) -> Finding {
     Finding {
-        id: String::new(),
-        suppressed: None,
-        rule: "integrity.diff-id-mismatch".into(),
-        kind: "integrity",
-        severity: Severity::Critical,
-        title: "Layer content does not match the image config".into(),
-        location: Where::Layer,
         layer: Some(i),
         layer_digest: Some(s.digest.clone()),
-        created_by: None,
         path: Some(l.member.clone()),
-        config_field: None,
-        config_key: None,
-        history_index: None,
-        dockerfile_line: None,
-        instruction: None,
-        state: None,
-        offset: None,
-        line: None,
-        occurrences: 1,
-        files: None,
-        bytes: None,
-        sample_paths: vec![],
-        redacted: None,
-        fingerprint: None,
-        message: format!(
-            "layer {i} ({}): the config's diff_id is {}, the content hashes to {}: \
-             the image was modified after it was built or is corrupt (docker load refuses it)",
-            l.member, l.diff_id, s.diff_id
-        ),
-        remediation: "Rebuild the image from source and do not trust this tarball.".into(),
+        ..Finding::new(
+            "integrity.diff-id-mismatch",
+            "integrity",
+            Severity::Critical,
+            "Layer content does not match the image config",
+            Where::Layer,
+            format!(
+                "layer {i} ({}): the config's diff_id is {}, the content hashes to {}: \
+                 the image was modified after it was built or is corrupt (docker load refuses it)",
+                l.member, l.diff_id, s.diff_id
+            ),
+            "Rebuild the image from source and do not trust this tarball.",
+        )
     }
 }
 
@@ -356,50 +354,40 @@ fn image_report(
     }
     for (li, scan) in layers.iter().enumerate() {
         let (created, hist) = created_by(li);
+        let layer_digest = img.layers[li].digest.clone().unwrap_or(scan.digest.clone());
         for hit in &scan.hits {
             let rule = &rules.rule(hit.rule).def;
             let mut state = tree.state(li, hit.entry, &hit.path);
             let via = (state != State::Present)
-                .then(|| tree.hard_link_to(layers, li, &hit.path))
+                .then(|| tree.hard_link_to(li, &hit.path))
                 .flatten();
             if via.is_some() {
                 state = State::Present;
             }
             findings.push(Finding {
-                id: String::new(),
-                suppressed: None,
-                rule: rule.id.clone(),
-                kind: rule.kind.as_str(),
-                severity: rule.severity,
-                title: rule.name.clone(),
-                location: Where::Layer,
                 layer: Some(li),
-                layer_digest: Some(img.layers[li].digest.clone().unwrap_or(scan.digest.clone())),
+                layer_digest: Some(layer_digest.clone()),
                 created_by: created.clone(),
                 path: Some(hit.path.clone()),
-                config_field: None,
-                config_key: None,
                 history_index: hist,
-                dockerfile_line: None,
-                instruction: None,
                 state: Some(state),
                 offset: hit.offset,
                 line: hit.line,
                 occurrences: hit.occurrences,
-                files: None,
-                bytes: None,
-                sample_paths: vec![],
                 redacted: Some(hit.redacted.clone()),
                 fingerprint: Some(hit.fingerprint.clone()),
-                message: format!(
-                    "{}: {} in layer {li}, {}{}",
-                    rule.name,
-                    hit.path,
-                    state_phrase(state),
-                    via.map(|v| format!(" (through the hard link {v})"))
-                        .unwrap_or_default()
-                ),
-                remediation: rule.remediation.clone(),
+                ..rule_finding(
+                    rule,
+                    Where::Layer,
+                    format!(
+                        "{}: {} in layer {li}, {}{}",
+                        rule.name,
+                        hit.path,
+                        state_phrase(state),
+                        via.map(|v| format!(" (through the hard link {v})"))
+                            .unwrap_or_default()
+                    ),
+                )
             });
         }
         for k in &scan.known {
@@ -408,10 +396,7 @@ fn image_report(
                 &opts.known,
                 k.key,
                 k.form,
-                Some((
-                    li,
-                    img.layers[li].digest.clone().unwrap_or(scan.digest.clone()),
-                )),
+                Some((li, layer_digest.clone())),
                 Some((k.path.clone(), state)),
                 created.clone(),
                 hist,
@@ -433,38 +418,25 @@ fn image_report(
         for ((r, state), (count, bytes, samples)) in residue {
             let rule = &rules.rule(r).def;
             findings.push(Finding {
-                id: String::new(),
-                suppressed: None,
-                rule: rule.id.clone(),
-                kind: rule.kind.as_str(),
-                severity: rule.severity,
-                title: rule.name.clone(),
-                location: Where::Layer,
                 layer: Some(li),
-                layer_digest: Some(img.layers[li].digest.clone().unwrap_or(scan.digest.clone())),
+                layer_digest: Some(layer_digest.clone()),
                 created_by: created.clone(),
                 path: samples.first().cloned(),
-                config_field: None,
-                config_key: None,
                 history_index: hist,
-                dockerfile_line: None,
-                instruction: None,
                 state: Some(state),
-                offset: None,
-                line: None,
-                occurrences: 1,
                 files: Some(count),
                 bytes: Some(bytes),
                 sample_paths: samples,
-                redacted: None,
-                fingerprint: None,
-                message: format!(
-                    "{}: {count} files, {} in layer {li}, {}",
-                    rule.name,
-                    human_bytes(bytes),
-                    state_phrase(state)
-                ),
-                remediation: rule.remediation.clone(),
+                ..rule_finding(
+                    rule,
+                    Where::Layer,
+                    format!(
+                        "{}: {count} files, {} in layer {li}, {}",
+                        rule.name,
+                        human_bytes(bytes),
+                        state_phrase(state)
+                    ),
+                )
             });
         }
     }
@@ -478,39 +450,20 @@ fn image_report(
             (f, _, _) => f.to_uppercase(),
         };
         findings.push(Finding {
-            id: String::new(),
-            suppressed: None,
-            rule: rule.id.clone(),
-            kind: if rule.kind == RuleKind::Config {
-                "config"
-            } else {
-                rule.kind.as_str()
-            },
-            severity: rule.severity,
-            title: rule.name.clone(),
-            location: Where::Config,
-            layer: None,
-            layer_digest: None,
             created_by: hit
                 .history_index
                 .and_then(|i| config_scan.history.get(i).cloned()),
-            path: None,
             config_field: Some(hit.field),
             config_key: hit.key.clone(),
             history_index: hit.history_index,
-            dockerfile_line: None,
-            instruction: None,
-            state: None,
-            offset: None,
-            line: None,
             occurrences: hit.occurrences,
-            files: None,
-            bytes: None,
-            sample_paths: vec![],
             redacted: Some(hit.redacted.clone()),
             fingerprint: Some(hit.fingerprint.clone()),
-            message: format!("{} in the image config: {place}", rule.name),
-            remediation: rule.remediation.clone(),
+            ..rule_finding(
+                rule,
+                Where::Config,
+                format!("{} in the image config: {place}", rule.name),
+            )
         });
     }
     findings.extend(known_in_config(&opts.known, &img.config));
@@ -682,33 +635,24 @@ fn known_finding(
         _ => "the image config".to_string(),
     };
     Finding {
-        id: String::new(),
-        suppressed: None,
-        rule: KNOWN_RULE.into(),
-        kind: "secret",
-        severity: Severity::Critical,
-        title: "Known secret".into(),
-        location: if layer.is_some() { Where::Layer } else { Where::Config },
         layer: layer.as_ref().map(|(l, _)| *l),
-        layer_digest: layer.map(|(_, d)| d),
+        layer_digest: layer.as_ref().map(|(_, d)| d.clone()),
         created_by,
         path: file.as_ref().map(|(p, _)| p.clone()),
-        config_field: None,
-        config_key: None,
         history_index,
-        dockerfile_line: None,
-        instruction: None,
         state: file.map(|(_, s)| s),
         offset,
-        line: None,
-        occurrences: 1,
-        files: None,
-        bytes: None,
-        sample_paths: vec![],
         redacted: Some(format!("({form} form of the known secret)")),
         fingerprint: Some(short.clone()),
-        message: format!("known secret {short}… found as {form} in {place}"),
-        remediation: "This is the real key: rotate it now, then rebuild without it (RUN --mount=type=secret).".into(),
+        ..Finding::new(
+            KNOWN_RULE,
+            "secret",
+            Severity::Critical,
+            "Known secret",
+            if layer.is_some() { Where::Layer } else { Where::Config },
+            format!("known secret {short}… found as {form} in {place}"),
+            "This is the real key: rotate it now, then rebuild without it (RUN --mount=type=secret).",
+        )
     }
 }
 

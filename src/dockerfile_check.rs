@@ -79,33 +79,19 @@ pub fn apply(
             .find(|i| i.line <= l.line && l.line <= i.end_line)
             .map(|i| shown(rules, &i.original));
         findings.push(Finding {
-            id: String::new(),
-            rule: l.rule.to_string(),
-            kind: "dockerfile",
-            severity,
-            title: l.rule.trim_start_matches("dockerfile.").replace('-', " "),
-            location: Where::Dockerfile,
-            layer: None,
-            layer_digest: None,
-            created_by: None,
             path: Some(d.path.clone()),
-            config_field: None,
-            config_key: None,
-            history_index: None,
             dockerfile_line: Some(l.line),
             instruction,
-            state: None,
-            offset: None,
             line: Some(l.line as u64),
-            occurrences: 1,
-            files: None,
-            bytes: None,
-            sample_paths: vec![],
-            redacted: None,
-            fingerprint: None,
-            message: shown_message(rules, &l.message),
-            remediation: l.remediation,
-            suppressed: None,
+            ..Finding::new(
+                l.rule,
+                "dockerfile",
+                severity,
+                l.rule.trim_start_matches("dockerfile.").replace('-', " "),
+                Where::Dockerfile,
+                shown_message(rules, &l.message),
+                l.remediation,
+            )
         });
     }
     lines

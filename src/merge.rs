@@ -4,7 +4,7 @@
 
 use crate::layer::{EntryKind, FileEntry, LayerScan};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,6 +30,8 @@ impl State {
 /// The final filesystem: each path with the layer (and entry) that provides it.
 pub struct FinalTree {
     files: BTreeMap<String, (usize, usize)>,
+    /// Final hard links by (layer, target): the first link path in path order.
+    links: HashMap<(usize, String), String>,
 }
 
 /// Removes `dir` and everything below it.
@@ -81,7 +83,16 @@ impl FinalTree {
                 files.insert(e.path.clone(), (li, ei));
             }
         }
-        FinalTree { files }
+        let mut links = HashMap::new();
+        for (path, &(l, i)) in &files {
+            let e = &layers[l].entries[i];
+            if let (EntryKind::Hardlink, Some(target)) = (e.kind, &e.link) {
+                links
+                    .entry((l, target.clone()))
+                    .or_insert_with(|| path.clone());
+            }
+        }
+        FinalTree { files, links }
     }
 
     /// Where entry `entry` of layer `layer` (at `path`) stands in the final
@@ -96,17 +107,10 @@ impl FinalTree {
 
     /// A final-filesystem hard link to `path` as layer `layer` wrote it: the
     /// file's bytes are still there under that name even when `path` is gone.
-    pub fn hard_link_to<'a>(
-        &'a self,
-        layers: &'a [&'a LayerScan],
-        layer: usize,
-        path: &str,
-    ) -> Option<&'a str> {
-        self.iter(layers)
-            .find(|(l, e)| {
-                *l == layer && e.kind == EntryKind::Hardlink && e.link.as_deref() == Some(path)
-            })
-            .map(|(_, e)| e.path.as_str())
+    pub fn hard_link_to(&self, layer: usize, path: &str) -> Option<&str> {
+        self.links
+            .get(&(layer, path.to_string()))
+            .map(String::as_str)
     }
 
     /// The layer and entry that provide `path` in the final filesystem.

@@ -303,51 +303,6 @@ fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
 // Byte-level builders (the common fixture writes well-formed images only)
 // ---------------------------------------------------------------------------
 
-const BLOCK: usize = 512;
-
-/// A numeric header field: octal, or GNU base-256 when it does not fit.
-fn octal(field: &mut [u8], value: u64) {
-    let width = field.len() - 1;
-    let s = format!("{value:0width$o}");
-    if s.len() <= width {
-        field[..width].copy_from_slice(s.as_bytes());
-        field[width] = 0;
-    } else {
-        field.fill(0);
-        let n = field.len();
-        field[n - 8..].copy_from_slice(&value.to_be_bytes());
-        field[0] = 0x80;
-    }
-}
-
-fn set_checksum(h: &mut [u8; BLOCK]) {
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u64 = h.iter().map(|&b| u64::from(b)).sum();
-    let s = format!("{sum:06o}");
-    h[148..154].copy_from_slice(s.as_bytes());
-    h[154] = 0;
-    h[155] = b' ';
-}
-
-fn pad_to_block(v: &mut Vec<u8>) {
-    let rem = v.len() % BLOCK;
-    if rem != 0 {
-        v.resize(v.len() + BLOCK - rem, 0);
-    }
-}
-
-fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
-    let base = key.len() + value.len() + 3;
-    let mut len = base + 1;
-    while base + len.to_string().len() != len {
-        len = base + len.to_string().len();
-    }
-    let mut rec = format!("{len} {key}=").into_bytes();
-    rec.extend_from_slice(value);
-    rec.push(b'\n');
-    rec
-}
-
 /// A header block with `size` (the caller writes the data).
 fn raw_header(name: &[u8], typeflag: u8, size: u64, linkname: &[u8], gnu: bool) -> [u8; BLOCK] {
     let mut h = header_block(name, 0o644, 0, typeflag, linkname, gnu);
@@ -374,7 +329,7 @@ fn gnu_sparse(name: &str, chunks: &[(u64, &[u8])], real_size: u64) -> Vec<u8> {
     for (_, d) in chunks {
         out.extend_from_slice(d);
     }
-    pad_to_block(&mut out);
+    pad(&mut out);
     out
 }
 
@@ -392,12 +347,12 @@ fn pax_sparse(name: &str, chunks: &[(u64, &[u8])], real_size: u64) -> Vec<u8> {
     ));
     let mut out = raw_header(b"PaxHeaders.0/key", b'x', recs.len() as u64, b"", false).to_vec();
     out.extend(&recs);
-    pad_to_block(&mut out);
+    pad(&mut out);
     let mut data = format!("{}\n", chunks.len()).into_bytes();
     for (off, d) in chunks {
         data.extend(format!("{off}\n{}\n", d.len()).into_bytes());
     }
-    pad_to_block(&mut data);
+    pad(&mut data);
     for (_, d) in chunks {
         data.extend_from_slice(d);
     }
@@ -411,7 +366,7 @@ fn pax_sparse(name: &str, chunks: &[(u64, &[u8])], real_size: u64) -> Vec<u8> {
         false,
     ));
     out.extend(&data);
-    pad_to_block(&mut out);
+    pad(&mut out);
     out
 }
 
@@ -967,7 +922,7 @@ fn cases() -> Vec<Case> {
             )
             .to_vec();
             h.extend(API_KEY_PEM.as_bytes());
-            pad_to_block(&mut h);
+            pad(&mut h);
             oci_raw(
                 d,
                 "nonutf8",

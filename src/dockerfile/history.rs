@@ -6,31 +6,19 @@
 
 use super::ast::{Args, Instruction};
 use super::expand::expand;
+use super::instruction::KEYWORDS;
 use super::lexer::split_first_word;
 
 /// Stand-in for a `$VAR` whose value the history shows but the Dockerfile
 /// does not: it becomes a wildcard.
 const VARIABLE: char = '\u{1}';
 
-/// Instruction keywords that can start a `created_by` line.
-const HISTORY_KEYWORDS: &[&str] = &[
-    "ADD",
-    "ARG",
-    "CMD",
-    "COPY",
-    "ENTRYPOINT",
-    "ENV",
-    "EXPOSE",
-    "HEALTHCHECK",
-    "LABEL",
-    "MAINTAINER",
-    "RUN",
-    "SHELL",
-    "STOPSIGNAL",
-    "USER",
-    "VOLUME",
-    "WORKDIR",
-];
+/// Whether `word` is an instruction keyword that can start a `created_by`
+/// line: every keyword but `FROM` and `ONBUILD`, which write no history
+/// entry of their own.
+fn history_keyword(word: &str) -> bool {
+    word != "FROM" && word != "ONBUILD" && KEYWORDS.contains(&word)
+}
 
 /// True if `created_by` is what BuildKit or the classic builder writes into
 /// the image config history for `instr`. Whitespace runs compare equal;
@@ -70,7 +58,7 @@ fn split_created_by(created_by: &str) -> (&str, &str) {
     let line = line.strip_suffix("# buildkit").unwrap_or(line).trim_end();
     let line = line.strip_prefix("/bin/sh -c #(nop)").unwrap_or(line);
     match split_first_word(line) {
-        (word, rest) if HISTORY_KEYWORDS.contains(&word) => (word, rest),
+        (word, rest) if history_keyword(word) => (word, rest),
         _ => ("RUN", line.trim()),
     }
 }

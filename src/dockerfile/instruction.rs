@@ -7,7 +7,7 @@ use super::ast::{Args, Flag, Instruction, Mount};
 use super::lexer::{extract_flags, shell_words, split_first_word, unquote, whitespace_words};
 
 /// Keywords BuildKit knows.
-const KEYWORDS: &[&str] = &[
+pub(super) const KEYWORDS: &[&str] = &[
     "ADD",
     "ARG",
     "CMD",

@@ -150,6 +150,20 @@ pub fn check_digest(what: &str, expected: &str, actual: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a `sha256:<64 hex>` digest and returns it in lowercase.
+pub fn parse_digest(d: &str) -> Result<String> {
+    let Some((algo, hex)) = d.split_once(':') else {
+        bail!("malformed digest {d:?} (expected sha256:<64 hex digits>)");
+    };
+    if algo != "sha256" {
+        bail!("unsupported digest algorithm in {d:?} (only sha256)");
+    }
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("malformed digest {d:?} (expected sha256:<64 hex digits>)");
+    }
+    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }

@@ -4,7 +4,9 @@
 
 use super::container::Container;
 use super::spec::DockerManifestEntry;
-use super::{digest_in_name, oci, parse_json, read_config, Format, Image, LayerRef};
+use super::{
+    check_layer_count, digest_in_name, oci, parse_json, read_config, Format, Image, LayerRef,
+};
 use anyhow::{bail, Result};
 use std::collections::HashMap;
 
@@ -43,17 +45,12 @@ pub fn read(c: &Container, shown: &str, oci_inside: bool) -> Result<Vec<Image>> 
         let (config_digest, config) =
             read_config(c, shown, &e.config, digest_in_name(&e.config).as_deref())?;
         let diff_ids = &config.rootfs.diff_ids;
-        if diff_ids.len() != e.layers.len() {
-            bail!(
-                "{shown}: image {}: manifest.json lists {} layers but its config has {} diff_ids",
-                e.repo_tags
-                    .first()
-                    .map(String::as_str)
-                    .unwrap_or(&config_digest),
-                e.layers.len(),
-                diff_ids.len()
-            );
-        }
+        let image = e.repo_tags.first().unwrap_or(&config_digest);
+        check_layer_count(
+            &format!("{shown}: image {image}: manifest.json"),
+            e.layers.len(),
+            diff_ids.len(),
+        )?;
         let from_oci = oci_by_config.get(&config_digest);
         let mut layers = Vec::with_capacity(e.layers.len());
         for (i, member) in e.layers.iter().enumerate() {

@@ -168,6 +168,14 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(data).with_context(|| format!("{shown}: {member}: malformed JSON"))
 }
 
+/// A manifest (`what`) must list one layer per `diff_id` of its config.
+pub(crate) fn check_layer_count(what: &str, layers: usize, diff_ids: usize) -> Result<()> {
+    if layers != diff_ids {
+        bail!("{what} lists {layers} layers but its config has {diff_ids} diff_ids");
+    }
+    Ok(())
+}
+
 /// Reads the config blob, verifies its digest, checks it is a config.
 pub(crate) fn read_config(
     c: &Container,

@@ -1,29 +1,23 @@
 //! OCI image layouts (a directory) and OCI archives (a tar of one): walk
 //! `index.json` through nested indexes and manifest lists to image manifests.
 
-use super::blob::{check_digest, sha256_hex};
+use super::blob::{check_digest, parse_digest, sha256_hex};
 use super::container::Container;
 use super::spec::{Descriptor, ManifestOrIndex};
-use super::{parse_json, read_config, Attestation, Format, Image, LayerRef};
-use anyhow::{bail, Result};
+use super::{check_layer_count, parse_json, read_config, Attestation, Format, Image, LayerRef};
+use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
 
 const MAX_DEPTH: usize = 8;
 
 fn blob_member(shown: &str, digest: &str) -> Result<String> {
-    let Some((algo, hexpart)) = digest.split_once(':') else {
-        bail!("{shown}: malformed digest {digest:?}");
-    };
-    if algo != "sha256" {
-        bail!("{shown}: unsupported digest algorithm in {digest}");
-    }
-    if hexpart.len() != 64 || !hexpart.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("{shown}: malformed digest {digest:?}");
-    }
-    Ok(format!("blobs/sha256/{hexpart}"))
+    let digest = parse_digest(digest).with_context(|| shown.to_string())?;
+    Ok(format!("blobs/sha256/{}", &digest["sha256:".len()..]))
 }
 
-fn is_index(mt: Option<&str>, doc: &ManifestOrIndex) -> bool {
+/// Whether a manifest document is an index or manifest list, by its media
+/// type or, when it says none, by its shape.
+pub(crate) fn is_index(mt: Option<&str>, doc: &ManifestOrIndex) -> bool {
     match mt {
         Some(m) if m.contains("image.index") || m.contains("manifest.list") => true,
         Some(m) if m.contains("image.manifest") || m.contains("distribution.manifest.v2") => false,
@@ -35,6 +29,36 @@ pub(crate) fn is_attestation(d: &Descriptor) -> bool {
     d.annotations
         .get("vnd.docker.reference.type")
         .is_some_and(|t| t == "attestation-manifest")
+}
+
+/// The image manifest an attestation manifest describes.
+pub(crate) fn attestation_subject(d: &Descriptor) -> Option<String> {
+    d.annotations.get("vnd.docker.reference.digest").cloned()
+}
+
+/// One in-toto statement: a layer of an attestation manifest and its bytes.
+pub(crate) fn statement(l: &Descriptor, data: Vec<u8>) -> Attestation {
+    Attestation {
+        digest: l.digest.clone(),
+        predicate_type: l
+            .annotations
+            .get("in-toto.io/predicate-type")
+            .cloned()
+            .unwrap_or_default(),
+        data,
+    }
+}
+
+/// Gives each image the statements whose subject is its manifest.
+pub(crate) fn attach_attestations(images: &mut [Image], found: Vec<(String, Attestation)>) {
+    for (subject, a) in found {
+        if let Some(img) = images
+            .iter_mut()
+            .find(|i| i.manifest_digest.as_deref() == Some(subject.as_str()))
+        {
+            img.attestations.push(a);
+        }
+    }
 }
 
 fn ref_name(d: &Descriptor) -> Option<String> {
@@ -129,15 +153,11 @@ impl Walk<'_> {
         let (config_digest, config) =
             read_config(self.c, self.shown, &cfg_member, Some(&cfg_desc.digest))?;
         let diff_ids = &config.rootfs.diff_ids;
-        if diff_ids.len() != doc.layers.len() {
-            bail!(
-                "{}: manifest {} lists {} layers but its config has {} diff_ids",
-                self.shown,
-                d.digest,
-                doc.layers.len(),
-                diff_ids.len()
-            );
-        }
+        check_layer_count(
+            &format!("{}: manifest {}", self.shown, d.digest),
+            doc.layers.len(),
+            diff_ids.len(),
+        )?;
         let mut layers = Vec::new();
         for (i, l) in doc.layers.iter().enumerate() {
             let member = blob_member(self.shown, &l.digest)?;
@@ -175,25 +195,13 @@ impl Walk<'_> {
 
     /// Reads the in-toto statements of an attestation manifest.
     fn attestation(&mut self, d: &Descriptor) -> Result<()> {
-        let Some(subject) = d.annotations.get("vnd.docker.reference.digest").cloned() else {
+        let Some(subject) = attestation_subject(d) else {
             return Ok(());
         };
         let doc: ManifestOrIndex = parse_json(self.shown, &d.digest, &self.read_blob(d)?)?;
         for l in &doc.layers {
-            let data = self.read_blob(l)?;
-            let predicate_type = l
-                .annotations
-                .get("in-toto.io/predicate-type")
-                .cloned()
-                .unwrap_or_default();
-            self.attestations.push((
-                subject.clone(),
-                Attestation {
-                    digest: l.digest.clone(),
-                    predicate_type,
-                    data,
-                },
-            ));
+            let a = statement(l, self.read_blob(l)?);
+            self.attestations.push((subject.clone(), a));
         }
         Ok(())
     }
@@ -214,13 +222,6 @@ pub fn read(c: &Container, shown: &str, format: Format) -> Result<Vec<Image>> {
         walk.descriptor(d, None, 0)?;
     }
     let mut images = walk.images;
-    for (subject, a) in walk.attestations {
-        if let Some(img) = images
-            .iter_mut()
-            .find(|i| i.manifest_digest.as_deref() == Some(subject.as_str()))
-        {
-            img.attestations.push(a);
-        }
-    }
+    attach_attestations(&mut images, walk.attestations);
     Ok(images)
 }

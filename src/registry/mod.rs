@@ -10,8 +10,13 @@ pub mod reference;
 
 use crate::image::blob::{check_digest, sha256_hex};
 use crate::image::container::{Container, MAX_JSON};
+use crate::image::oci::{
+    attach_attestations, attestation_subject, is_attestation, is_index, statement,
+};
 use crate::image::spec::{Descriptor, ImageConfig, ManifestOrIndex};
-use crate::image::{parse_json, Attestation, Format, Image, LayerRef, PlatformFilter, Source};
+use crate::image::{
+    check_layer_count, parse_json, Attestation, Format, Image, LayerRef, PlatformFilter, Source,
+};
 use anyhow::{bail, Context, Result};
 use client::{error_text, pull_scope, Client};
 use reference::Reference;
@@ -188,14 +193,6 @@ fn small_blob(client: &Client, repository: &str, d: &Descriptor) -> Result<Vec<u
     Ok(data)
 }
 
-fn is_index(media_type: Option<&str>, doc: &ManifestOrIndex) -> bool {
-    match media_type {
-        Some(m) if m.contains("image.index") || m.contains("manifest.list") => true,
-        Some(m) if m.contains("image.manifest") || m.contains("distribution.manifest.v2") => false,
-        _ => doc.config.is_none() && !doc.manifests.is_empty(),
-    }
-}
-
 /// Layer media types that are tar streams (or say nothing).
 fn is_layer(media_type: Option<&str>) -> bool {
     media_type.is_none_or(|m| m.contains(".tar") || m.contains("rootfs.diff"))
@@ -234,7 +231,7 @@ impl Walk<'_> {
         let media_type = m.media_type.as_deref().or(doc.media_type.as_deref());
         if is_index(media_type, &doc) {
             for child in &doc.manifests {
-                if crate::image::oci::is_attestation(child) {
+                if is_attestation(child) {
                     self.attestation(child)?;
                     continue;
                 }
@@ -284,17 +281,14 @@ impl Walk<'_> {
         let config_data = small_blob(self.client, self.repository(), cfg)?;
         let config: ImageConfig = parse_json(&cfg.digest, "config", &config_data)?;
         let diff_ids = &config.rootfs.diff_ids;
-        if diff_ids.len() != doc.layers.len() {
-            bail!(
-                "manifest {} lists {} layers but its config has {} diff_ids",
-                m.digest,
-                doc.layers.len(),
-                diff_ids.len()
-            );
-        }
+        check_layer_count(
+            &format!("manifest {}", m.digest),
+            doc.layers.len(),
+            diff_ids.len(),
+        )?;
         let mut layers = Vec::with_capacity(doc.layers.len());
         for (l, diff_id) in doc.layers.iter().zip(diff_ids) {
-            crate::registry::reference::parse_digest(&l.digest)
+            crate::image::blob::parse_digest(&l.digest)
                 .with_context(|| format!("manifest {}: layer", m.digest))?;
             let size = l.size.with_context(|| {
                 format!("manifest {}: layer {} has no size", m.digest, l.digest)
@@ -326,25 +320,14 @@ impl Walk<'_> {
 
     /// The in-toto statements of a BuildKit attestation manifest.
     fn attestation(&mut self, d: &Descriptor) -> Result<()> {
-        let Some(subject) = d.annotations.get("vnd.docker.reference.digest").cloned() else {
+        let Some(subject) = attestation_subject(d) else {
             return Ok(());
         };
         let m = fetch_manifest(self.client, self.repository(), &d.digest)?;
         let doc: ManifestOrIndex = parse_json(&m.digest, "attestation manifest", &m.bytes)?;
         for l in &doc.layers {
-            let data = small_blob(self.client, self.repository(), l)?;
-            self.attestations.push((
-                subject.clone(),
-                Attestation {
-                    digest: l.digest.clone(),
-                    predicate_type: l
-                        .annotations
-                        .get("in-toto.io/predicate-type")
-                        .cloned()
-                        .unwrap_or_default(),
-                    data,
-                },
-            ));
+            let a = statement(l, small_blob(self.client, self.repository(), l)?);
+            self.attestations.push((subject.clone(), a));
         }
         Ok(())
     }
@@ -375,14 +358,7 @@ pub fn open(
         };
         walk.manifest(top, 0)?;
         let mut images = walk.images;
-        for (subject, a) in walk.attestations {
-            if let Some(img) = images
-                .iter_mut()
-                .find(|i| i.manifest_digest.as_deref() == Some(subject.as_str()))
-            {
-                img.attestations.push(a);
-            }
-        }
+        attach_attestations(&mut images, walk.attestations);
         images.retain(|img| platform.matches(&img.config.platform()));
         if images.is_empty() {
             if platform.is_set() {

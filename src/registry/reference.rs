@@ -111,20 +111,6 @@ fn valid_tag(tag: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
-/// Checks a `sha256:<64 hex>` digest and returns it in lowercase.
-pub fn parse_digest(d: &str) -> Result<String> {
-    let Some((algo, hex)) = d.split_once(':') else {
-        bail!("{d:?}: not a digest (expected sha256:<64 hex digits>)");
-    };
-    if algo != "sha256" {
-        bail!("{d:?}: unsupported digest algorithm {algo:?} (only sha256)");
-    }
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("{d:?}: not a digest (expected sha256:<64 hex digits>)");
-    }
-    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
-}
-
 /// Whether the first component of a name is a registry host.
 fn is_host(first: &str) -> bool {
     first.contains('.') || first.contains(':') || first == "localhost" || first.starts_with('[')
@@ -138,7 +124,10 @@ impl Reference {
         let (name, digest) = match s.split_once('@') {
             Some((n, d)) => (
                 n,
-                Some(parse_digest(d).map_err(|e| anyhow::anyhow!("{input}: {e}"))?),
+                Some(
+                    crate::image::blob::parse_digest(d)
+                        .map_err(|e| anyhow::anyhow!("{input}: {e}"))?,
+                ),
             ),
             None => (s, None),
         };

@@ -109,6 +109,50 @@ pub struct Finding {
     pub suppressed: Option<String>,
 }
 
+impl Finding {
+    /// A finding placed nowhere yet (no layer, path or config field, one
+    /// occurrence): callers fill in where it is with struct update syntax.
+    pub fn new(
+        rule: impl Into<String>,
+        kind: &'static str,
+        severity: Severity,
+        title: impl Into<String>,
+        location: Where,
+        message: String,
+        remediation: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            id: String::new(),
+            rule: rule.into(),
+            kind,
+            severity,
+            title: title.into(),
+            location,
+            layer: None,
+            layer_digest: None,
+            created_by: None,
+            path: None,
+            config_field: None,
+            config_key: None,
+            history_index: None,
+            dockerfile_line: None,
+            instruction: None,
+            state: None,
+            offset: None,
+            line: None,
+            occurrences: 1,
+            files: None,
+            bytes: None,
+            sample_paths: vec![],
+            redacted: None,
+            fingerprint: None,
+            message,
+            remediation: remediation.into(),
+            suppressed: None,
+        }
+    }
+}
+
 /// Evidence of a known-secret search: where it looked and what it found.
 #[derive(Debug, Clone, Serialize)]
 pub struct KnownSecretResult {

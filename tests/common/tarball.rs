@@ -27,15 +27,19 @@ pub enum LongNames {
     Pax,
 }
 
-fn octal(field: &mut [u8], value: u64) {
+/// A numeric header field: octal, or GNU base-256 when it does not fit.
+pub fn octal(field: &mut [u8], value: u64) {
     let width = field.len() - 1;
     let s = format!("{value:0width$o}");
-    assert!(
-        s.len() <= width,
-        "value {value} does not fit a {width}-digit octal field"
-    );
-    field[..width].copy_from_slice(s.as_bytes());
-    field[width] = 0;
+    if s.len() <= width {
+        field[..width].copy_from_slice(s.as_bytes());
+        field[width] = 0;
+    } else {
+        field.fill(0);
+        let n = field.len();
+        field[n - 8..].copy_from_slice(&value.to_be_bytes());
+        field[0] = 0x80;
+    }
 }
 
 fn put(field: &mut [u8], bytes: &[u8]) {
@@ -43,7 +47,7 @@ fn put(field: &mut [u8], bytes: &[u8]) {
     field[..n].copy_from_slice(&bytes[..n]);
 }
 
-fn set_checksum(h: &mut [u8]) {
+pub fn set_checksum(h: &mut [u8]) {
     h[148..156].copy_from_slice(b"        ");
     let sum: u64 = h[..BLOCK].iter().map(|&b| u64::from(b)).sum();
     let s = format!("{sum:06o}");
@@ -83,14 +87,15 @@ pub fn header_block(
     h
 }
 
-fn pad(buf: &mut Vec<u8>) {
+/// Zero-pads to a whole number of 512-byte blocks.
+pub fn pad(buf: &mut Vec<u8>) {
     let rem = buf.len() % BLOCK;
     if rem != 0 {
         buf.resize(buf.len() + BLOCK - rem, 0);
     }
 }
 
-fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+pub fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
     // "<len> <key>=<value>\n" where <len> counts the whole record including itself.
     let base = key.len() + value.len() + 3;
     let mut len = base + 1;
