@@ -43,34 +43,33 @@ fn request(statement: &Value) -> (Vec<(String, String)>, Vec<String>, &'static s
     (args, secrets, if max { "max" } else { "min" })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finding(
-    rule: &str,
-    title: &str,
-    severity: Severity,
-    a: &Attestation,
-    key: Option<String>,
-    redacted: Option<String>,
-    fp: Option<String>,
-    message: String,
-    remediation: &str,
-) -> Finding {
+/// `f` placed on attestation `a`, under `key` (predicate type or arg name).
+fn on_attestation(a: &Attestation, key: String, f: Finding) -> Finding {
     Finding {
         layer_digest: Some(a.digest.clone()),
         config_field: Some("attestation"),
-        config_key: key,
-        redacted,
-        fingerprint: fp,
-        ..Finding::new(
-            rule,
-            "config",
-            severity,
-            title,
-            Where::Config,
-            message,
-            remediation,
-        )
+        config_key: Some(key),
+        ..f
     }
+}
+
+/// A finding of the attestation checks (kind `config`, in the config).
+fn attestation_finding(
+    rule: &str,
+    title: &str,
+    severity: Severity,
+    message: String,
+    remediation: &str,
+) -> Finding {
+    Finding::new(
+        rule,
+        "config",
+        severity,
+        title,
+        Where::Config,
+        message,
+        remediation,
+    )
 }
 
 /// Scans the image's attestations; returns one summary line per statement
@@ -95,16 +94,21 @@ pub fn scan(
             if out.iter().any(|f| f.fingerprint.as_deref() == Some(&fp)) {
                 continue;
             }
-            out.push(finding(
+            let found = attestation_finding(
                 &r.id,
                 &r.name,
                 r.severity,
-                a,
-                Some(a.predicate_type.clone()),
-                Some(redact(&a.data[m.span.clone()], local, &r.keywords)),
-                Some(fp),
                 format!("{} in the {} attestation", r.name, a.predicate_type),
                 &r.remediation,
+            );
+            out.push(on_attestation(
+                a,
+                a.predicate_type.clone(),
+                Finding {
+                    redacted: Some(redact(&a.data[m.span.clone()], local, &r.keywords)),
+                    fingerprint: Some(fp),
+                    ..found
+                },
             ));
         }
         let Ok(statement) = serde_json::from_slice::<Value>(&a.data) else {
@@ -139,16 +143,22 @@ pub fn scan(
                 }
                 out.retain(|f| f.fingerprint.as_deref() != Some(&fp));
                 let kv = format!("{name}={value}");
-                out.push(finding(
+                let found = attestation_finding(
                     "provenance.build-arg-secret",
                     "Secret build arg recorded in provenance",
                     Severity::High,
-                    a,
-                    Some(name.clone()),
-                    Some(redact(kv.as_bytes(), name.len() + 1..kv.len(), &rules.rule(rule).def.keywords)),
-                    Some(fp),
                     format!("build arg {name} looks like a secret and its value is in the provenance attestation"),
                     "Pass secrets with --secret and RUN --mount=type=secret, never --build-arg; rebuild and rotate it.",
+                );
+                let keywords = &rules.rule(rule).def.keywords;
+                out.push(on_attestation(
+                    a,
+                    name.clone(),
+                    Finding {
+                        redacted: Some(redact(kv.as_bytes(), name.len() + 1..kv.len(), keywords)),
+                        fingerprint: Some(fp),
+                        ..found
+                    },
                 ));
             }
         }
@@ -157,17 +167,14 @@ pub fn scan(
         ids.dedup();
         for id in ids {
             if args.iter().any(|(n, _)| n.eq_ignore_ascii_case(id)) {
-                out.push(finding(
+                let found = attestation_finding(
                     "provenance.secret-as-build-arg",
                     "Secret id passed as a build arg",
                     Severity::Critical,
-                    a,
-                    Some(id.clone()),
-                    None,
-                    None,
                     format!("secret id {id} appears among the build args in provenance: its value is in the image's attestation and history"),
                     "Use only `docker build --secret id=…` with RUN --mount=type=secret; rotate the secret.",
-                ));
+                );
+                out.push(on_attestation(a, id.clone(), found));
             }
         }
         if mode == "max" {

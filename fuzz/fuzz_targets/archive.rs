@@ -7,21 +7,16 @@
 //! passes the digest checks.)
 #![no_main]
 
+mod audit_input;
 mod common;
 
+use audit_input::{options, rules};
 use libfuzzer_sys::fuzz_target;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use stowaway::audit::{audit_source, Options};
-use stowaway::limits::Limits;
 use stowaway::report::{Report, Tool, SCHEMA};
-use stowaway::rules::RuleSet;
 use stowaway::severity::Severity;
-
-fn rules() -> &'static RuleSet {
-    static R: OnceLock<RuleSet> = OnceLock::new();
-    R.get_or_init(|| RuleSet::load(&[]).expect("built-in rules"))
-}
 
 fn input_path() -> &'static PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
@@ -30,21 +25,6 @@ fn input_path() -> &'static PathBuf {
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("image.tar")
     })
-}
-
-fn options() -> Options {
-    Options {
-        // Lower than the CLI's defaults (64 GiB / 256 GiB) so decompression
-        // bombs end in milliseconds instead of timing out the fuzzer; the
-        // limit code is the same.
-        limits: Limits {
-            layer_bytes: 64 << 20,
-            image_bytes: 128 << 20,
-            entries: 100_000,
-            path_length: 4096,
-        },
-        ..Options::default()
-    }
 }
 
 fn audit_and_render(path: &Path, opts: &Options) {

@@ -15,25 +15,20 @@
 //! as a tar (docker save / OCI archive) and opened.
 #![no_main]
 
+mod audit_input;
 mod common;
 
+use audit_input::{options, rules};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use stowaway::audit::{audit_source, Options};
+use stowaway::audit::audit_source;
 use stowaway::image::container::clean_name;
 use stowaway::image::PlatformFilter;
-use stowaway::limits::Limits;
-use stowaway::rules::RuleSet;
 
 const SEP: &[u8] = b"\n@@blob@@\n";
 const MAX_DOCS: usize = 64;
-
-fn rules() -> &'static RuleSet {
-    static R: OnceLock<RuleSet> = OnceLock::new();
-    R.get_or_init(|| RuleSet::load(&[]).expect("built-in rules"))
-}
 
 fn work_dir() -> &'static PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
@@ -123,18 +118,6 @@ fn members(data: &[u8]) -> Vec<(String, Vec<u8>)> {
     }
     out.reverse();
     out
-}
-
-fn options() -> Options {
-    Options {
-        limits: Limits {
-            layer_bytes: 64 << 20,
-            image_bytes: 128 << 20,
-            entries: 100_000,
-            path_length: 4096,
-        },
-        ..Options::default()
-    }
 }
 
 fn write_dir(dir: &Path, members: &[(String, Vec<u8>)]) {
