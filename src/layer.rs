@@ -8,7 +8,7 @@ use crate::knownkey::{Found, KnownKeys};
 use crate::limits::{Capped, Limits};
 use crate::pipeline::pipelined;
 use crate::redact::{fingerprint, redact};
-use crate::rules::{ContentMatch, RuleSet};
+use crate::rules::{ContentMatch, RuleSet, Scratch};
 use crate::tarwalk::{walk, Meta};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -143,6 +143,7 @@ struct FileScanner<'r> {
     known: &'r KnownKeys,
     buf: Vec<u8>,
     matches: Vec<ContentMatch>,
+    scratch: Scratch,
     found: Vec<Found>,
     known_hits: Vec<KnownHit>,
     /// Index the file being scanned will have among the layer's entries.
@@ -184,7 +185,8 @@ impl FileScanner<'_> {
                 *binary.get_or_insert_with(|| memchr::memchr(0, &data[..len.min(8192)]).is_some());
             self.matches.clear();
             if n > 0 {
-                self.rules.scan(data, Some(path), &mut self.matches);
+                self.rules
+                    .scan_with(&mut self.scratch, data, Some(path), &mut self.matches);
             }
             let mut current = HashSet::new();
             for m in &self.matches {
@@ -308,6 +310,7 @@ fn walk_layer(spec: &Spec, tar: &mut dyn Read) -> Result<Walked> {
         known: spec.known,
         buf: vec![0u8; CHUNK + OVERLAP],
         matches: Vec::new(),
+        scratch: Scratch::default(),
         found: Vec::new(),
         known_hits: Vec::new(),
         entry: 0,

@@ -1,7 +1,12 @@
 use super::model::{RuleDef, RuleFile, RuleKind};
 use super::prefilter::Prefilter;
+use super::reach::{reach, Reach};
 use anyhow::{bail, Context, Result};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_automata::meta;
+use regex_automata::util::captures::Captures;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::ops::Range;
@@ -9,11 +14,30 @@ use std::ops::Range;
 /// A compiled rule.
 pub struct Rule {
     pub def: RuleDef,
-    regex: Option<Regex>,
+    regex: Option<meta::Regex>,
+    /// Where around a keyword hit `regex` can match (when bounded): it runs
+    /// only in these windows.
+    reach: Option<Reach>,
     secret_group: Option<usize>,
     path: Option<Regex>,
     name: Option<Regex>,
     allow: Vec<Regex>,
+}
+
+/// A rule's regex search cache and capture slots.
+type Engine = (meta::Cache, Captures);
+
+/// Buffers [`RuleSet::scan_with`] reuses from one call to the next.
+#[derive(Default)]
+pub struct Scratch {
+    /// Anchored search starts: (rule, offset).
+    starts: Vec<(usize, usize)>,
+    /// Search windows: (rule, range).
+    windows: Vec<(usize, Range<usize>)>,
+    /// Rules to search over the whole buffer.
+    whole: Vec<bool>,
+    /// Per rule, once used.
+    engines: Vec<Option<Engine>>,
 }
 
 /// One content match: the whole match and the secret inside it, as byte
@@ -28,8 +52,9 @@ pub struct ContentMatch {
 pub struct RuleSet {
     rules: Vec<Rule>,
     prefilter: Prefilter,
-    /// For each prefilter pattern, the secret rules it enables.
-    keyword_rules: Vec<Vec<usize>>,
+    /// For each prefilter keyword, the secret rules it enables, with its
+    /// index among each rule's own keywords.
+    keyword_rules: Vec<Vec<(usize, usize)>>,
     path_rules: Vec<usize>,
     path_set: RegexSet,
     residue_rules: Vec<usize>,
@@ -67,6 +92,31 @@ fn compile(what: &str, id: &str, pattern: &str, case_insensitive: bool) -> Resul
         .with_context(|| format!("rule {id}: invalid {what} regex"))
 }
 
+/// A `pattern` regex (over bytes, case-sensitive) and its reach around
+/// `keywords`.
+fn compile_pattern(
+    id: &str,
+    pattern: &str,
+    keywords: &[String],
+) -> Result<(meta::Regex, Option<Reach>)> {
+    let context = || format!("rule {id}: invalid pattern regex");
+    let hir = syntax::parse_with(pattern, &syntax::Config::new().unicode(false).utf8(false))
+        .with_context(context)?;
+    let regex = meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .utf8_empty(false)
+                .nfa_size_limit(Some(32 << 20)),
+        )
+        .build_from_hir(&hir)
+        .with_context(context)?;
+    let keywords: Vec<Vec<u8>> = keywords
+        .iter()
+        .map(|k| k.as_bytes().to_ascii_lowercase())
+        .collect();
+    Ok((regex, reach(&hir, &keywords)))
+}
+
 impl Rule {
     fn compile(def: RuleDef) -> Result<Rule> {
         let id = def.id.clone();
@@ -93,14 +143,17 @@ impl Rule {
             RuleKind::SecretPath | RuleKind::Residue => need("path", &def.path)?,
             RuleKind::Config => need("name_pattern", &def.name_pattern)?,
         }
-        let regex = def
-            .pattern
-            .as_deref()
-            .map(|p| compile("pattern", &id, p, false))
-            .transpose()?;
-        let secret_group = regex
-            .as_ref()
-            .and_then(|r| r.capture_names().position(|n| n == Some("secret")));
+        let (regex, reach) = match def.pattern.as_deref() {
+            Some(p) => {
+                let (regex, reach) = compile_pattern(&id, p, &def.keywords)?;
+                (Some(regex), reach)
+            }
+            None => (None, None),
+        };
+        let secret_group = regex.as_ref().and_then(|r| {
+            r.group_info()
+                .to_index(regex_automata::PatternID::ZERO, "secret")
+        });
         let path = def
             .path
             .as_deref()
@@ -119,6 +172,7 @@ impl Rule {
         Ok(Rule {
             def,
             regex,
+            reach,
             secret_group,
             path,
             name,
@@ -134,6 +188,46 @@ impl Rule {
             }
         }
         !self.allow.iter().any(|a| a.is_match(secret))
+    }
+
+    /// A search cache and capture slots for this rule's regex.
+    fn engine(&self) -> Engine {
+        let re = self.regex.as_ref().expect("secret rules have a pattern");
+        (re.create_cache(), re.create_captures())
+    }
+
+    /// Appends the first match of this (secret) rule, number `index`, in
+    /// `input` if any (look-around sees past the range's ends), and
+    /// returns its end.
+    fn search(
+        &self,
+        index: usize,
+        (cache, caps): &mut Engine,
+        input: Input,
+        out: &mut Vec<ContentMatch>,
+    ) -> Option<usize> {
+        let re = self.regex.as_ref().expect("secret rules have a pattern");
+        re.search_captures_with(cache, &input, caps);
+        let end = caps.get_match()?.end();
+        self.record(index, input.haystack(), caps, out);
+        Some(end)
+    }
+
+    /// Appends a match if its secret passes the entropy floor and allow-list.
+    fn record(&self, index: usize, data: &[u8], caps: &Captures, out: &mut Vec<ContentMatch>) {
+        let (Some(whole), Some(secret)) = (
+            caps.get_match(),
+            caps.get_group(self.secret_group.unwrap_or(0)),
+        ) else {
+            return;
+        };
+        if self.accepts(&data[secret.range()]) {
+            out.push(ContentMatch {
+                rule: index,
+                span: whole.range(),
+                secret: secret.range(),
+            });
+        }
     }
 
     /// Whether a path-restricted rule applies to this file.
@@ -192,20 +286,20 @@ impl RuleSet {
             }
         }
         let mut keywords: Vec<String> = Vec::new();
-        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut keyword_rules: Vec<Vec<(usize, usize)>> = Vec::new();
         let of_kind = |k: RuleKind| -> Vec<usize> {
             (0..rules.len())
                 .filter(|&i| rules[i].def.kind == k)
                 .collect()
         };
         for i in of_kind(RuleKind::Secret) {
-            for kw in &rules[i].def.keywords {
+            for (local, kw) in rules[i].def.keywords.iter().enumerate() {
                 let kw = kw.to_ascii_lowercase();
                 match keywords.iter().position(|k| *k == kw) {
-                    Some(p) => keyword_rules[p].push(i),
+                    Some(p) => keyword_rules[p].push((i, local)),
                     None => {
                         keywords.push(kw);
-                        keyword_rules.push(vec![i]);
+                        keyword_rules.push(vec![(i, local)]);
                     }
                 }
             }
@@ -251,52 +345,109 @@ impl RuleSet {
     /// Runs the content rules over `data` (a file, or a chunk of one, at
     /// `path`; `None` for config values), appending matches to `out`.
     pub fn scan(&self, data: &[u8], path: Option<&str>, out: &mut Vec<ContentMatch>) {
+        self.scan_with(&mut Scratch::default(), data, path, out);
+    }
+
+    /// [`RuleSet::scan`] reusing `scratch` (one per thread). A rule's regex
+    /// runs only around the hits of its keywords (see [`Reach`]): anchored
+    /// where its matches can start, or in windows, or over all of `data`
+    /// when its matches are unbounded.
+    pub fn scan_with(
+        &self,
+        scratch: &mut Scratch,
+        data: &[u8],
+        path: Option<&str>,
+        out: &mut Vec<ContentMatch>,
+    ) {
         if self.keyword_rules.is_empty() {
             return;
         }
-        let mut candidate = vec![false; self.rules.len()];
-        let mut any = false;
-        self.prefilter.find(data, |k| {
-            for &r in &self.keyword_rules[k] {
-                candidate[r] = true;
-                any = true;
+        let first = out.len();
+        let Scratch {
+            starts,
+            windows,
+            whole,
+            engines,
+        } = scratch;
+        starts.clear();
+        windows.clear();
+        whole.clear();
+        whole.resize(self.rules.len(), false);
+        engines.resize_with(self.rules.len(), || None);
+        self.prefilter.find(data, |k, at| {
+            for &(r, local) in &self.keyword_rules[k] {
+                match &self.rules[r].reach {
+                    None => whole[r] = true,
+                    Some(Reach {
+                        starts: Some(offsets),
+                        ..
+                    }) => starts.extend(
+                        offsets[local]
+                            .iter()
+                            .filter_map(|&o| at.start.checked_sub(o))
+                            .map(|s| (r, s)),
+                    ),
+                    Some(reach) => windows.push((
+                        r,
+                        at.start.saturating_sub(reach.before)
+                            ..data.len().min(at.start + reach.after),
+                    )),
+                }
             }
         });
-        if !any {
-            return;
-        }
-        for (i, rule) in self.rules.iter().enumerate() {
-            if !candidate[i] || !rule.applies_to(path) {
+        starts.sort_unstable();
+        starts.dedup();
+        // Like an unanchored search: the leftmost match first, and none
+        // starting inside the previous one.
+        let mut last: Option<(usize, usize)> = None;
+        for &(r, start) in starts.iter() {
+            if last.is_some_and(|(lr, end)| lr == r && start < end) {
                 continue;
             }
-            let re = rule.regex.as_ref().expect("secret rules have a pattern");
-            match rule.secret_group {
-                None => {
-                    for m in re.find_iter(data) {
-                        if rule.accepts(m.as_bytes()) {
-                            out.push(ContentMatch {
-                                rule: i,
-                                span: m.range(),
-                                secret: m.range(),
-                            });
-                        }
-                    }
-                }
-                Some(g) => {
-                    for caps in re.captures_iter(data) {
-                        let whole = caps.get(0).expect("group 0");
-                        let Some(secret) = caps.get(g) else { continue };
-                        if rule.accepts(secret.as_bytes()) {
-                            out.push(ContentMatch {
-                                rule: i,
-                                span: whole.range(),
-                                secret: secret.range(),
-                            });
-                        }
-                    }
+            let rule = &self.rules[r];
+            if rule.applies_to(path) {
+                let engine = engines[r].get_or_insert_with(|| rule.engine());
+                let end = rule
+                    .reach
+                    .as_ref()
+                    .map_or(data.len(), |reach| data.len().min(start + reach.after));
+                let input = Input::new(data).range(start..end).anchored(Anchored::Yes);
+                if let Some(end) = rule.search(r, engine, input, out) {
+                    last = Some((r, end));
                 }
             }
         }
+        windows.extend(
+            (0..self.rules.len())
+                .filter(|&r| whole[r])
+                .map(|r| (r, 0..data.len())),
+        );
+        windows.sort_unstable_by_key(|(r, w)| (*r, w.start));
+        let mut i = 0;
+        while i < windows.len() {
+            let (r, mut window) = windows[i].clone();
+            i += 1;
+            // Overlapping or touching windows of one rule are searched as one.
+            while i < windows.len() && windows[i].0 == r && windows[i].1.start <= window.end {
+                window.end = window.end.max(windows[i].1.end);
+                i += 1;
+            }
+            let rule = &self.rules[r];
+            if rule.applies_to(path) {
+                let engine = engines[r].get_or_insert_with(|| rule.engine());
+                let mut input = Input::new(data).range(window);
+                while let Some(end) = rule.search(r, engine, input.clone(), out) {
+                    // An empty match moves the search on by one byte.
+                    let next = if end == input.start() { end + 1 } else { end };
+                    if next > input.end() {
+                        break;
+                    }
+                    input.set_start(next);
+                }
+            }
+        }
+        // In rule order, then by place, as a whole-buffer search would give.
+        out[first..].sort_by_key(|m| (m.rule, m.span.start));
     }
 
     fn first_path_match(&self, set: &RegexSet, idx: &[usize], path: &str) -> Option<usize> {
@@ -323,5 +474,72 @@ impl RuleSet {
                     .is_none_or(|p| p.is_match(value.as_bytes()))
                 && r.accepts(value.as_bytes())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_secret_rule_is_searched_in_windows() {
+        let set = RuleSet::load(&[]).unwrap();
+        let unbounded: Vec<&str> = set
+            .rules()
+            .iter()
+            .filter(|r| r.def.kind == RuleKind::Secret && r.reach.is_none())
+            .map(|r| r.def.id.as_str())
+            .collect();
+        assert!(unbounded.is_empty(), "unbounded matches: {unbounded:?}");
+    }
+
+    /// Every match of every rule whose path restriction allows `path`, by
+    /// searching the whole buffer.
+    fn whole_buffer(set: &RuleSet, data: &[u8]) -> Vec<(usize, Range<usize>, Range<usize>)> {
+        let mut out = Vec::new();
+        for (i, rule) in set.rules().iter().enumerate() {
+            if rule.def.kind != RuleKind::Secret || !rule.applies_to(None) {
+                continue;
+            }
+            let re = rule.regex.as_ref().unwrap();
+            for caps in re.captures_iter(data) {
+                let secret = caps.get_group(rule.secret_group.unwrap_or(0)).unwrap();
+                if rule.accepts(&data[secret.range()]) {
+                    out.push((i, caps.get_match().unwrap().range(), secret.range()));
+                }
+            }
+        }
+        out.sort_by_key(|(i, w, s)| (*i, w.start, w.end, s.start));
+        out
+    }
+
+    #[test]
+    fn anchored_and_windowed_searches_find_what_a_whole_buffer_search_finds() {
+        let set = RuleSet::load(&[]).unwrap();
+        let texts: Vec<&str> = set
+            .rules()
+            .iter()
+            .flat_map(|r| r.def.examples.iter().chain(&r.def.negative_examples))
+            .map(String::as_str)
+            .collect();
+        let mut scratch = Scratch::default();
+        for sep in ["\n", " ", "", "\0", "\n\x01 token=", "PASSWORD:"] {
+            // Twice, so the scratch buffers are reused.
+            let data = [texts.join(sep), texts.join(sep)].join("\n").into_bytes();
+            let mut got = Vec::new();
+            set.scan_with(&mut scratch, &data, None, &mut got);
+            let mut got: Vec<_> = got
+                .into_iter()
+                .map(|m| (m.rule, m.span, m.secret))
+                .collect();
+            got.sort_by_key(|(i, w, s)| (*i, w.start, w.end, s.start));
+            let want = whole_buffer(&set, &data);
+            assert!(
+                want.len() > 40,
+                "{} matches: too few to compare",
+                want.len()
+            );
+            assert_eq!(got, want, "separator {sep:?}");
+        }
     }
 }

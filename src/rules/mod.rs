@@ -6,9 +6,10 @@ mod check;
 mod engine;
 mod model;
 mod prefilter;
+mod reach;
 
 pub use check::{check_examples, ExampleFailure};
-pub use engine::{entropy, ContentMatch, Rule, RuleSet};
+pub use engine::{entropy, ContentMatch, Rule, RuleSet, Scratch};
 pub use model::{RuleDef, RuleKind};
 
 // The built-in rule files (`signatures/*.toml`), deflated at build time.

@@ -1,28 +1,57 @@
 //! The keyword prefilter: which rules' keywords occur in a buffer, case
-//! insensitively. It runs over every byte of every layer, so it is the
-//! audit's hot loop.
+//! insensitively, and where. It runs over every byte of every layer, so it
+//! is the audit's hot loop.
 //!
 //! Teddy (SIMD, from aho-corasick's `packed` module) over a lowercased copy
 //! of the buffer runs at several times the speed of an Aho-Corasick automaton
 //! on these keywords, which are short, many and frequent in real images
 //! (`token`, `secret`, `password`): the automaton's own prefilter gives up on
-//! them and it falls back to a byte at a time. Teddy reports one match per
-//! start position (the longest keyword starting there), so the search
-//! resumes one byte after each match start and a hit also stands for every
-//! keyword that is a prefix of it: no occurrence of any keyword is missed.
-//! Where Teddy is unavailable (no SIMD), an overlapping Aho-Corasick search
-//! gives the same answer.
+//! them and it falls back to a byte at a time.
+//!
+//! Teddy's speed falls off a cliff when its 8 buckets hold many literals or
+//! its fingerprint is short: measured on the go-single-stage bench layers,
+//! 29 literals with a 3-byte fingerprint ran at 1.7 GB/s, 31 literals of 4
+//! bytes or more at 3.9 GB/s, 16 of them at 11.7 GB/s and 3 short ones at
+//! 23 GB/s. So the search is for *needles* in several passes:
+//! - a small set of substrings such that every keyword holds one (`private`
+//!   for the six PEM, PGP and key-id keywords), none shorter than 4 bytes
+//!   unless a keyword is;
+//! - needles of 4 bytes or more in groups of at most 16, shorter ones in
+//!   groups of at most 8, one Teddy searcher per group.
+//!
+//! A needle found is verified against the keywords that hold it. No needle
+//! is a substring of another, so at most one starts at any position; each
+//! search resumes one byte after a match start and so sees every needle
+//! occurrence, hence every keyword occurrence. Where Teddy is unavailable
+//! (no SIMD), an overlapping Aho-Corasick search over the keywords
+//! themselves gives the same answer.
 
 use aho_corasick::packed::{self, Searcher};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind, Span};
 use anyhow::{Context, Result};
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// Needles are merged until there are at most this many (two full groups).
+const MERGE_TO: usize = 32;
+/// Needles at least this long are rare enough to merge keywords into freely.
+const RARE: usize = 5;
+/// Teddy's longest fingerprint: no needle is made shorter than this (a
+/// shorter keyword is its own needle, searched in a group of short ones).
+const FINGERPRINT: usize = 4;
+/// Needles per searcher: long ones, and short ones (whose fingerprint
+/// needs a bucket each).
+const GROUP: usize = 16;
+const SHORT_GROUP: usize = 8;
 
 pub struct Prefilter {
-    teddy: Option<Searcher>,
+    /// One searcher per group, with the needle of each of its patterns.
+    teddy: Option<Vec<(Searcher, Vec<usize>)>>,
     fallback: AhoCorasick,
-    /// For each keyword, the keywords it implies (itself and its prefixes).
-    implied: Vec<Vec<usize>>,
+    keywords: Vec<Vec<u8>>,
+    /// For each needle, the keywords holding it and the needle's offset in each.
+    holders: Vec<Vec<(usize, usize)>>,
 }
 
 thread_local! {
@@ -30,56 +59,154 @@ thread_local! {
     static LOWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Whether `needle` occurs in `hay`, and where first.
+fn position(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(hay, needle)
+}
+
+/// Drops every needle that holds another: whatever holds it holds the other.
+fn without_holders(mut needles: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    needles.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    needles.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for n in needles {
+        if !kept.iter().any(|k| position(&n, k).is_some()) {
+            kept.push(n);
+        }
+    }
+    kept
+}
+
+/// The substring shared by the most needles (at least two) among those of
+/// length `min_len` or more, the longest first when `longest_first`; ties go
+/// to the other measure, then to the smallest bytes (deterministic).
+fn best_shared(needles: &[Vec<u8>], min_len: usize, longest_first: bool) -> Option<Vec<u8>> {
+    let mut count: HashMap<&[u8], usize> = HashMap::new();
+    for n in needles {
+        let mut subs: Vec<&[u8]> = (0..n.len())
+            .flat_map(|i| (i + min_len..=n.len()).map(move |j| &n[i..j]))
+            .collect();
+        subs.sort_unstable();
+        subs.dedup();
+        for s in subs {
+            *count.entry(s).or_default() += 1;
+        }
+    }
+    count
+        .into_iter()
+        .filter(|&(_, c)| c >= 2)
+        .max_by(|(a, ca), (b, cb)| {
+            let (first, second) = if longest_first {
+                (a.len().cmp(&b.len()), ca.cmp(cb))
+            } else {
+                (ca.cmp(cb), a.len().cmp(&b.len()))
+            };
+            first.then(second).then_with(|| b.cmp(a))
+        })
+        .map(|(s, _)| s.to_vec())
+}
+
+/// The needles for `keywords`: at most [`MERGE_TO`] where shared substrings
+/// allow, preferring long (rare) ones, none a substring of another.
+fn needles(keywords: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut needles = without_holders(keywords.to_vec());
+    for (min_len, longest_first) in [(RARE, true), (FINGERPRINT, false)] {
+        while needles.len() > MERGE_TO {
+            let Some(shared) = best_shared(&needles, min_len, longest_first) else {
+                break;
+            };
+            needles.retain(|n| position(n, &shared).is_none());
+            needles.push(shared);
+            needles = without_holders(needles);
+        }
+    }
+    needles
+}
+
+/// Needle indexes in search groups: short needles apart from long ones, each
+/// kind split evenly into groups of at most its size.
+fn groups(needles: &[Vec<u8>]) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    for (short, size) in [(true, SHORT_GROUP), (false, GROUP)] {
+        let kind: Vec<usize> = (0..needles.len())
+            .filter(|&n| (needles[n].len() < FINGERPRINT) == short)
+            .collect();
+        let count = kind.len().div_ceil(size);
+        for g in 0..count {
+            out.push(kind.iter().copied().skip(g).step_by(count).collect());
+        }
+    }
+    out
+}
+
 impl Prefilter {
-    /// `keywords` must be lowercase ASCII-insensitive literals (any bytes).
+    /// `keywords` match ASCII-case-insensitively (any bytes).
     pub fn new(keywords: &[String]) -> Result<Prefilter> {
-        let lower: Vec<Vec<u8>> = keywords
+        let keywords: Vec<Vec<u8>> = keywords
             .iter()
             .map(|k| k.as_bytes().to_ascii_lowercase())
             .collect();
-        let mut b = packed::Config::new()
-            .match_kind(packed::MatchKind::LeftmostLongest)
-            .builder();
-        b.extend(&lower);
-        let teddy = if lower.is_empty() { None } else { b.build() };
+        let needles = needles(&keywords);
+        let mut holders = vec![Vec::new(); needles.len()];
+        for (k, kw) in keywords.iter().enumerate() {
+            let (n, at) = needles
+                .iter()
+                .enumerate()
+                .find_map(|(n, needle)| position(kw, needle).map(|at| (n, at)))
+                .expect("every keyword holds a needle");
+            holders[n].push((k, at));
+        }
+        let teddy = groups(&needles)
+            .into_iter()
+            .map(|group| {
+                let mut b = packed::Config::new()
+                    .match_kind(packed::MatchKind::LeftmostLongest)
+                    .builder();
+                b.extend(group.iter().map(|&n| &needles[n]));
+                b.build().map(|searcher| (searcher, group))
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|groups| !groups.is_empty());
         let fallback = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .build(&lower)
+            .build(&keywords)
             .context("building the keyword prefilter")?;
-        let implied = lower
-            .iter()
-            .map(|k| {
-                (0..lower.len())
-                    .filter(|&j| k.starts_with(&lower[j]))
-                    .collect()
-            })
-            .collect();
         Ok(Prefilter {
             teddy,
             fallback,
-            implied,
+            keywords,
+            holders,
         })
     }
 
-    /// Calls `hit` with the index of each keyword found in `data` (perhaps
-    /// several times).
-    pub fn find(&self, data: &[u8], mut hit: impl FnMut(usize)) {
-        let Some(teddy) = &self.teddy else {
+    /// Calls `hit` with the index and the place of every occurrence of a
+    /// keyword in `data`, in no particular order.
+    pub fn find(&self, data: &[u8], mut hit: impl FnMut(usize, Range<usize>)) {
+        let Some(groups) = &self.teddy else {
             for m in self.fallback.find_overlapping_iter(data) {
-                hit(m.pattern().as_usize());
+                hit(m.pattern().as_usize(), m.range());
             }
             return;
         };
         LOWER.with_borrow_mut(|lower| {
             lower.clear();
             lower.extend(data.iter().map(u8::to_ascii_lowercase));
-            let mut at = 0;
-            while let Some(m) = teddy.find_in(&lower[..], Span::from(at..lower.len())) {
-                for &k in &self.implied[m.pattern().as_usize()] {
-                    hit(k);
+            for (teddy, needles) in groups {
+                let mut at = 0;
+                while let Some(m) = teddy.find_in(&lower[..], Span::from(at..lower.len())) {
+                    let needle = needles[m.pattern().as_usize()];
+                    for &(k, offset) in &self.holders[needle] {
+                        let Some(start) = m.start().checked_sub(offset) else {
+                            continue;
+                        };
+                        let keyword = &self.keywords[k];
+                        if lower[start..].starts_with(keyword) {
+                            hit(k, start..start + keyword.len());
+                        }
+                    }
+                    at = m.start() + 1;
                 }
-                at = m.start() + 1;
             }
         });
     }
@@ -92,7 +219,12 @@ mod tests {
 
     fn found(p: &Prefilter, data: &[u8]) -> BTreeSet<usize> {
         let mut out = BTreeSet::new();
-        p.find(data, |k| {
+        p.find(data, |k, at| {
+            assert_eq!(
+                data[at].to_ascii_lowercase(),
+                p.keywords[k],
+                "reported place"
+            );
             out.insert(k);
         });
         out
@@ -143,6 +275,136 @@ mod tests {
                     String::from_utf8_lossy(data)
                 );
             }
+        }
+    }
+
+    /// Every keyword of the built-in rules, as the rule set gathers them.
+    fn builtin_keywords() -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, text) in crate::rules::builtin_sources() {
+            let file: crate::rules::model::RuleFile = toml::from_str(&text).unwrap();
+            for def in file.rule {
+                for k in def.keywords {
+                    let k = k.to_ascii_lowercase();
+                    if !out.contains(&k) {
+                        out.push(k);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_builtin_keywords_fit_slim_teddy_with_long_needles() {
+        let kws = builtin_keywords();
+        assert!(
+            kws.len() > MERGE_TO,
+            "{} keywords: the reduction is not exercised",
+            kws.len()
+        );
+        let lower: Vec<Vec<u8>> = kws.iter().map(|k| k.as_bytes().to_vec()).collect();
+        let n = needles(&lower);
+        assert!(n.len() <= MERGE_TO, "{} needles", n.len());
+        for a in &n {
+            // Short needles are short keywords, not merges.
+            assert!(a.len() >= FINGERPRINT || lower.contains(a), "{a:?}");
+            for b in &n {
+                assert!(a == b || position(b, a).is_none(), "{a:?} is inside {b:?}");
+            }
+        }
+        for k in &lower {
+            assert!(
+                n.iter().any(|x| position(k, x).is_some()),
+                "{k:?} holds no needle"
+            );
+        }
+        let shown: Vec<String> = n
+            .iter()
+            .map(|x| String::from_utf8_lossy(x).into())
+            .collect();
+        assert!(shown.contains(&"private".to_string()), "{shown:?}");
+        let sizes: Vec<usize> = groups(&n).iter().map(Vec::len).collect();
+        assert!(sizes.len() <= 3, "{sizes:?}");
+        for (g, members) in groups(&n).iter().enumerate() {
+            let short = members
+                .iter()
+                .filter(|&&m| n[m].len() < FINGERPRINT)
+                .count();
+            assert!(
+                short == 0 || short == members.len(),
+                "group {g} mixes short and long"
+            );
+            assert!(members.len() <= if short > 0 { SHORT_GROUP } else { GROUP });
+        }
+    }
+
+    /// A deterministic pseudo-random text sprinkled with keywords, their
+    /// fragments and their needles, in mixed case.
+    fn sprinkled(kws: &[String], len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Vec::new();
+        while out.len() < len {
+            let r = next();
+            let k = kws[(r % kws.len() as u64) as usize].as_bytes();
+            let piece: &[u8] = match (r >> 8) % 4 {
+                0 => k,
+                1 => &k[..k.len() / 2],
+                2 => &k[k.len() / 3..],
+                _ => b" \n\0abc=",
+            };
+            for (i, &b) in piece.iter().enumerate() {
+                let upper = (r >> (16 + i % 40)) & 1 == 1;
+                out.push(if upper { b.to_ascii_uppercase() } else { b });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn reduced_needles_find_exactly_the_keywords_present() {
+        let kws = builtin_keywords();
+        let p = Prefilter::new(&kws).unwrap();
+        let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+        for seed in 1..40u64 {
+            for len in [40, 700, 5000] {
+                let data = sprinkled(&kws, len, seed);
+                assert_eq!(
+                    found(&p, &data),
+                    brute(&refs, &data),
+                    "seed {seed} len {len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn many_unrelated_keywords_are_searched_in_groups() {
+        // 70 keywords with little to share: five groups of long needles
+        // and every one of them searched.
+        let kws: Vec<String> = (0..70u32)
+            .map(|i| format!("{}{}q", (b'a' + (i % 26) as u8) as char, i))
+            .collect();
+        let lower: Vec<Vec<u8>> = kws.iter().map(|k| k.as_bytes().to_vec()).collect();
+        let n = needles(&lower);
+        let mut grouped: Vec<usize> = groups(&n).concat();
+        grouped.sort_unstable();
+        assert_eq!(
+            grouped,
+            (0..n.len()).collect::<Vec<_>>(),
+            "each needle in one group"
+        );
+        let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+        let p = Prefilter::new(&kws).unwrap();
+        for seed in 1..10u64 {
+            let data = sprinkled(&kws, 3000, seed);
+            assert_eq!(found(&p, &data), brute(&refs, &data), "seed {seed}");
         }
     }
 

@@ -1,0 +1,269 @@
+//! How far around a keyword hit a rule's regex has to look. Every match of
+//! a secret rule holds one of its keywords, and the prefilter reports every
+//! keyword occurrence, so a match lies within `before` bytes before and
+//! `after` bytes after the start of some hit: the regex runs in those
+//! windows only, not over the whole chunk.
+//!
+//! `after` is the longest match. `before` is the longest match too, unless
+//! the pattern shows better: when it is a sequence whose part `i` matches
+//! only strings holding a keyword (a literal, or an alternation of literals
+//! such as `(?i)(?:passwd|password|secret[_-]?key|…)`), a match starts at
+//! most the longest of parts `0..i` plus the keyword's offset in part `i`
+//! before that keyword (generic-password-assignment: 7 bytes, for
+//! `access_token`, rather than 345).
+//!
+//! Better still, when the strings the pattern opens with can be listed and
+//! each holds a keyword (`ghp_`; `-----BEGIN (?:RSA |EC )?PRIVATE KEY-----`;
+//! the generic rule's alternation), a match can only start at the offsets of
+//! the keyword in those strings, before a hit: `starts` lists them per
+//! keyword and the regex runs anchored there, a few bytes per hit.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// At most this many strings are enumerated for a part of a pattern.
+const MOST_STRINGS: usize = 256;
+/// Classes of more bytes than this are not enumerated.
+const MOST_CLASS_BYTES: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    pub before: usize,
+    pub after: usize,
+    /// For each keyword (in the rule's order), how far before its hits a
+    /// match can start; `None` when the opening strings cannot be listed.
+    pub starts: Option<Vec<Vec<usize>>>,
+}
+
+/// The reach of a pattern whose matches hold one of `keywords` (lowercase),
+/// or `None` if its matches are unbounded.
+pub fn reach(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Reach> {
+    let longest = hir.properties().maximum_len()?;
+    let before = lead(hir, keywords).map_or(longest, |l| l.min(longest));
+    Some(Reach {
+        before,
+        after: longest,
+        starts: starts(hir, keywords),
+    })
+}
+
+/// `hir` as a sequence of parts, groups and nested sequences flattened.
+fn parts(hir: &Hir) -> Vec<&Hir> {
+    match hir.kind() {
+        HirKind::Concat(parts) => parts.iter().flat_map(self::parts).collect(),
+        HirKind::Capture(group) => parts(&group.sub),
+        _ => vec![hir],
+    }
+}
+
+/// The first keyword in `s` (lowest offset, then lowest index): (keyword, offset).
+fn first_keyword(s: &[u8], keywords: &[Vec<u8>]) -> Option<(usize, usize)> {
+    keywords
+        .iter()
+        .enumerate()
+        .filter_map(|(k, kw)| memchr::memmem::find(s, kw).map(|at| (at, k)))
+        .min()
+        .map(|(at, k)| (k, at))
+}
+
+/// Where matches start before a hit of each keyword, when the strings the
+/// pattern opens with can be listed and each holds a keyword: the first
+/// keyword of every such string is reported, so trying its offset finds
+/// every match.
+fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Vec<usize>>> {
+    let mut opening: Vec<Vec<u8>> = vec![Vec::new()];
+    for part in parts(hir) {
+        opening = concat(&opening, &strings(part)?)?;
+        let firsts: Option<Vec<(usize, usize)>> =
+            opening.iter().map(|s| first_keyword(s, keywords)).collect();
+        if let Some(firsts) = firsts {
+            let mut starts = vec![Vec::new(); keywords.len()];
+            for (k, offset) in firsts {
+                starts[k].push(offset);
+            }
+            for offsets in &mut starts {
+                offsets.sort_unstable();
+                offsets.dedup();
+            }
+            return Some(starts);
+        }
+    }
+    None
+}
+
+/// Every `head` followed by every `tail`, if not too many.
+fn concat(heads: &[Vec<u8>], tails: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if heads.len() * tails.len() > MOST_STRINGS {
+        return None;
+    }
+    let mut out: Vec<Vec<u8>> = heads
+        .iter()
+        .flat_map(|head| {
+            tails
+                .iter()
+                .map(move |tail| [head.as_slice(), tail].concat())
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
+}
+
+/// How far before a keyword it holds a match of `hir` can start, when its
+/// shape says (see the module documentation).
+fn lead(hir: &Hir, keywords: &[Vec<u8>]) -> Option<usize> {
+    let mut before = 0usize;
+    for part in parts(hir) {
+        let offset = strings(part).and_then(|strings| {
+            strings
+                .iter()
+                .map(|s| first_keyword(s, keywords).map(|(_, at)| at))
+                .try_fold(0, |most, at| Some(most.max(at?)))
+        });
+        if let Some(offset) = offset {
+            return Some(before + offset);
+        }
+        before = before.checked_add(part.properties().maximum_len()?)?;
+    }
+    None
+}
+
+/// Every string (lowercased) `hir` matches, if they are few.
+fn strings(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let mut out = match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => vec![Vec::new()],
+        HirKind::Literal(lit) => vec![lit.0.to_ascii_lowercase()],
+        HirKind::Class(class) => class_bytes(class)?.into_iter().map(|b| vec![b]).collect(),
+        HirKind::Capture(group) => strings(&group.sub)?,
+        HirKind::Repetition(rep) if rep.max == Some(1) => {
+            let mut once = strings(&rep.sub)?;
+            if rep.min == 0 {
+                once.push(Vec::new());
+            }
+            once
+        }
+        HirKind::Concat(parts) => {
+            let mut acc = vec![Vec::new()];
+            for part in parts {
+                acc = concat(&acc, &strings(part)?)?;
+            }
+            acc
+        }
+        HirKind::Alternation(branches) => {
+            let mut all = Vec::new();
+            for b in branches {
+                all.extend(strings(b)?);
+                if all.len() > MOST_STRINGS {
+                    return None;
+                }
+            }
+            all
+        }
+        HirKind::Repetition(_) => return None,
+    };
+    out.sort_unstable();
+    out.dedup();
+    (out.len() <= MOST_STRINGS).then_some(out)
+}
+
+/// The bytes (lowercased) of a small class: `[pP]`, `[_.;-]`.
+fn class_bytes(class: &Class) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    match class {
+        Class::Bytes(c) => {
+            for r in c.ranges() {
+                if usize::from(r.end() - r.start()) >= MOST_CLASS_BYTES {
+                    return None;
+                }
+                bytes.extend((r.start()..=r.end()).map(|b| b.to_ascii_lowercase()));
+            }
+        }
+        Class::Unicode(c) => {
+            for r in c.ranges() {
+                let (start, end) = (u8::try_from(r.start()).ok()?, u8::try_from(r.end()).ok()?);
+                if !end.is_ascii() || usize::from(end - start) >= MOST_CLASS_BYTES {
+                    return None;
+                }
+                bytes.extend((start..=end).map(|b| b.to_ascii_lowercase()));
+            }
+        }
+    }
+    bytes.sort_unstable();
+    bytes.dedup();
+    (bytes.len() <= MOST_CLASS_BYTES).then_some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(pattern: &str, keywords: &[&str]) -> Option<Reach> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .unwrap();
+        let kws: Vec<Vec<u8>> = keywords.iter().map(|k| k.as_bytes().to_vec()).collect();
+        reach(&hir, &kws)
+    }
+
+    #[test]
+    fn a_keyword_prefix_bounds_the_lead() {
+        assert_eq!(
+            of("ghp_[A-Za-z0-9]{36}", &["ghp_"]),
+            Some(Reach {
+                before: 0,
+                after: 40,
+                starts: Some(vec![vec![0]])
+            })
+        );
+        // Case-insensitive alternatives, optional separators, a class prefix.
+        let r = of(
+            r"(?i)(?:passwd|secret[_-]?key|access[_-]?token|[_.;-]pwd)\s?=(?P<secret>[a-z]{8,20})",
+            &["passwd", "secret", "token", "pwd"],
+        )
+        .unwrap();
+        assert_eq!(r.before, 7, "access_token: 'token' at 7");
+        assert_eq!(r.after, 12 + 1 + 1 + 20);
+        // passwd, secret (secretkey...), token (token... access-token), pwd (_pwd).
+        assert_eq!(
+            r.starts,
+            Some(vec![vec![0], vec![0], vec![6, 7], vec![1]]),
+            "accesstoken, access_token; .pwd"
+        );
+        // Parts before the keyword part add their longest match.
+        let r = of(
+            "(?P<secret>-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[A-Z]{4})",
+            &["private key-----"],
+        )
+        .unwrap();
+        assert_eq!(r.before, "-----BEGIN RSA ".len());
+        assert_eq!(r.starts, Some(vec![vec![11, 14, 15]]));
+        // A big class opens the pattern: windows, no listed starts.
+        let r = of(r"\b[a-z][a-z0-9+.-]{1,15}://[a-z]{1,9}@", &["://"]).unwrap();
+        assert_eq!(r.before, 16);
+        assert_eq!(r.starts, None);
+    }
+
+    #[test]
+    fn without_a_keyword_part_the_longest_match_bounds_both_sides() {
+        // `tok` alone is not a keyword: the alternation does not always hold one.
+        let r = of("(?:token|tok)=[a-z]{4}", &["token"]).unwrap();
+        assert_eq!((r.before, r.after, r.starts), (10, 10, None));
+        // Too many strings to enumerate (2^9 in the first alternative).
+        let r = of(
+            "(?:[ab][ab][ab][ab][ab][ab][ab][ab][ab]token|x)=",
+            &["token"],
+        )
+        .unwrap();
+        assert_eq!((r.before, r.after, r.starts), (15, 15, None));
+        // Big classes are not enumerated, but a later keyword part still counts.
+        let r = of("[a-z][a-z][a-z]token", &["token"]).unwrap();
+        assert_eq!((r.before, r.after, r.starts), (3, 8, None));
+    }
+
+    #[test]
+    fn unbounded_matches_have_no_reach() {
+        assert_eq!(of("token=[a-z]+", &["token"]), None);
+    }
+}
