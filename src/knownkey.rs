@@ -99,13 +99,22 @@ impl KnownKeys {
     /// `-----BEGIN ...-----` blocks: the block as written (with and without
     /// a final newline) and the DER its body decodes to.
     fn pem_blocks(&self, data: &[u8], base: usize, out: &mut Vec<Found>) {
+        // The first `-----END ` at or after each BEGIN, found once for all
+        // the BEGINs before it (a run of BEGINs without an END stays linear).
+        let mut end: Option<usize> = None;
         for start in memchr::memmem::find_iter(data, b"-----BEGIN ") {
-            let window = &data[start..data.len().min(start + MAX_BLOCK)];
-            let Some(end_at) = memchr::memmem::find(window, b"-----END ") else {
-                continue;
+            if end.is_none_or(|e| e < start) {
+                end = memchr::memmem::find(&data[start..], b"-----END ").map(|e| start + e);
+            }
+            let Some(end_at) = end.map(|e| e - start) else {
+                return;
             };
+            let window = &data[start..data.len().min(start + MAX_BLOCK)];
+            if end_at + 9 > window.len() {
+                continue;
+            }
             let after = &window[end_at + 9..];
-            let Some(close) = memchr::memmem::find(after, b"-----") else {
+            let Some(close) = memchr::memmem::find(&after[..after.len().min(80)], b"-----") else {
                 continue;
             };
             let block_end = end_at + 9 + close + 5;
@@ -126,17 +135,10 @@ impl KnownKeys {
         }
     }
 
-    /// ASN.1 SEQUENCEs (`30 81 LL` / `30 82 LL LL`): raw DER keys.
+    /// Raw DER private keys: every [`der_key`] not inside an earlier one.
     fn der_objects(&self, data: &[u8], base: usize, out: &mut Vec<Found>) {
-        for pos in memchr::memchr_iter(0x30, data) {
-            let total = match data.get(pos + 1..pos + 4) {
-                Some([0x81, l, _]) if *l >= 64 => 3 + *l as usize,
-                Some([0x82, h, l]) => 4 + ((*h as usize) << 8 | *l as usize),
-                _ => continue,
-            };
-            if total <= MAX_BLOCK && pos + total <= data.len() {
-                self.check(&data[pos..pos + total], "der", base + pos, out);
-            }
+        for key in der_keys(data) {
+            self.check(&data[key.clone()], "der", base + key.start, out);
         }
     }
 
@@ -183,6 +185,57 @@ impl KnownKeys {
             }
         }
     }
+}
+
+/// A DER element's header at the start of `data`: (tag, header length,
+/// content length), definite lengths up to 64 KiB.
+fn der_header(data: &[u8]) -> Option<(u8, usize, usize)> {
+    let (&tag, rest) = data.split_first()?;
+    match *rest {
+        [l, ..] if l < 0x80 => Some((tag, 2, l as usize)),
+        [0x81, l, ..] if l >= 0x80 => Some((tag, 3, l as usize)),
+        [0x82, h, l, ..] if h > 0 => Some((tag, 4, (h as usize) << 8 | l as usize)),
+        _ => None,
+    }
+}
+
+/// The length of the private key at the start of `data`, if it is one by
+/// shape: a SEQUENCE of at most 16 elements that fill it exactly, the first
+/// `INTEGER 0` or `1` (the version of PKCS#1, PKCS#8 and SEC1 keys), at
+/// least 32 bytes in all.
+fn der_key(data: &[u8]) -> Option<usize> {
+    let (tag, header, len) = der_header(data)?;
+    let total = header + len;
+    if tag != 0x30 || !(32..=MAX_BLOCK).contains(&total) || total > data.len() {
+        return None;
+    }
+    if !matches!(data.get(header..header + 3)?, [0x02, 0x01, 0 | 1]) {
+        return None;
+    }
+    let mut at = header;
+    for _ in 0..16 {
+        let (_, h, l) = der_header(&data[at..total])?;
+        at += h + l;
+        if at >= total {
+            return (at == total).then_some(total);
+        }
+    }
+    None
+}
+
+/// Where [`der_key`]s are in `data`: each byte is hashed at most once, as
+/// a candidate starting inside a key already taken is skipped.
+fn der_keys(data: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut keys: Vec<std::ops::Range<usize>> = Vec::new();
+    for pos in memchr::memchr_iter(0x30, data) {
+        if keys.last().is_some_and(|k| pos < k.end) {
+            continue;
+        }
+        if let Some(len) = der_key(&data[pos..]) {
+            keys.push(pos..pos + len);
+        }
+    }
+    keys
 }
 
 #[cfg(test)]
@@ -242,6 +295,46 @@ mod tests {
         assert_eq!(
             KnownKeys::parse_file("# ours\nABCD  key.pem\n\n"),
             vec!["ABCD".to_string()]
+        );
+    }
+
+    #[test]
+    fn der_candidates_are_keys_by_shape_and_never_overlap() {
+        let der = der();
+        let mut bin = vec![0x30u8; 100];
+        bin.extend_from_slice(&der);
+        bin.extend_from_slice(&[0x30, 0x82, 0xff, 0x00]);
+        assert_eq!(der_keys(&bin), vec![100..100 + der.len()]);
+        // Crafted: a SEQUENCE header at every 4th byte, and a chain of
+        // nested version-0 SEQUENCEs. Each byte is hashed at most once.
+        let headers = [0x30, 0x82, 0xff, 0x00].repeat(1 << 18);
+        assert!(der_keys(&headers).is_empty());
+        let wrap = |content: Vec<u8>| {
+            let n = content.len();
+            let mut out = match n {
+                0..=127 => vec![0x30, n as u8],
+                128..=255 => vec![0x30, 0x81, n as u8],
+                _ => vec![0x30, 0x82, (n >> 8) as u8, n as u8],
+            };
+            out.extend(content);
+            out
+        };
+        let mut chain = wrap(
+            vec![0x02, 0x01, 0x00, 0x04, 0x1c, 0xaa]
+                .into_iter()
+                .chain([0xbb; 27])
+                .collect(),
+        );
+        for _ in 0..9000 {
+            chain = wrap([vec![0x02, 0x01, 0x00], chain].concat());
+        }
+        let keys = der_keys(&chain);
+        assert_eq!(keys, vec![0..chain.len()], "the outermost, once");
+        let hashed: usize = keys.iter().map(|k| k.len()).sum();
+        assert!(
+            hashed <= chain.len(),
+            "{hashed} bytes hashed of {}",
+            chain.len()
         );
     }
 }
