@@ -2,6 +2,7 @@ use super::model::{RuleDef, RuleFile, RuleKind};
 use super::prefilter::Prefilter;
 use super::reach::{reach, Reach};
 use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use regex_automata::meta;
 use regex_automata::util::captures::Captures;
@@ -268,7 +269,7 @@ impl RuleSet {
     }
 
     pub fn from_sources(sources: &[(String, String)], only: Option<&[String]>) -> Result<RuleSet> {
-        let mut rules: Vec<Rule> = Vec::new();
+        let mut defs: Vec<(&str, RuleDef)> = Vec::new();
         let mut hasher = Sha256::new();
         let mut seen = HashSet::new();
         for (name, text) in sources {
@@ -282,9 +283,18 @@ impl RuleSet {
                 if !seen.insert(def.id.clone()) {
                     bail!("{name}: rule {} is already defined", def.id);
                 }
-                rules.push(Rule::compile(def).with_context(|| name.clone())?);
+                defs.push((name, def));
             }
         }
+        // Compiling the regexes is most of an audit's start-up (the PEM
+        // rules' `{0,12000}` make large automata): both cores do it. The
+        // first error in file order is the one reported.
+        let compiled: Vec<Result<Rule>> = defs
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|(name, def)| Rule::compile(def).with_context(|| name.to_string()))
+            .collect();
+        let rules: Vec<Rule> = compiled.into_iter().collect::<Result<_>>()?;
         let mut keywords: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<Vec<(usize, usize)>> = Vec::new();
         let of_kind = |k: RuleKind| -> Vec<usize> {
