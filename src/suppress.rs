@@ -2,7 +2,7 @@
 //! moved to the image's `suppressed` list with the reason: counted in the
 //! summary, shown in every format, never silently dropped.
 
-use crate::policy::glob;
+use crate::policy::globs;
 use crate::report::{Finding, ImageReport, Where};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -173,7 +173,7 @@ impl Ignores {
             .into_iter()
             .map(|e| {
                 let expiry = e.expires.as_deref().map(parse_date).transpose()?;
-                let g = e.path.as_deref().map(glob);
+                let g = e.path.as_deref().map(|p| globs([p]));
                 Ok((e, g, expiry))
             })
             .collect::<Result<_>>()?;

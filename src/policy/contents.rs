@@ -8,7 +8,8 @@ use super::{certs, outcome, Context, Status};
 use crate::report::PolicyResult;
 use regex::Regex;
 use serde_json::json;
-use std::collections::{BTreeMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 /// Allowed on any base: identity and name-service files, time zones, CA
 /// certificates and OS identification.
@@ -38,65 +39,75 @@ const DEFAULT_ALLOW: &[&str] = &[
     "/usr/local/go/lib/time/zoneinfo.zip",
 ];
 
-/// Turns a path glob into a regex: `**` spans directories, `*` and `?` do not.
-pub fn glob(pattern: &str) -> Regex {
-    let mut re = String::from("^");
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' if chars.peek() == Some(&'*') => {
-                chars.next();
-                re.push_str(".*");
+/// Turns path globs into one regex matching any of them: `**` spans
+/// directories, `*` and `?` do not.
+pub fn globs<S: AsRef<str>>(patterns: impl IntoIterator<Item = S>) -> Regex {
+    let alternatives: Vec<String> = patterns
+        .into_iter()
+        .map(|pattern| {
+            let mut re = String::new();
+            let mut chars = pattern.as_ref().chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '*' if chars.peek() == Some(&'*') => {
+                        chars.next();
+                        re.push_str(".*");
+                    }
+                    '*' => re.push_str("[^/]*"),
+                    '?' => re.push_str("[^/]"),
+                    c => re.push_str(&regex::escape(&c.to_string())),
+                }
             }
-            '*' => re.push_str("[^/]*"),
-            '?' => re.push_str("[^/]"),
-            c => re.push_str(&regex::escape(&c.to_string())),
-        }
+            re
+        })
+        .collect();
+    Regex::new(&format!("^(?:{})$", alternatives.join("|")))
+        .expect("escaped globs are a valid regex")
+}
+
+/// Lines of a captured file, borrowed when it is UTF-8 (dpkg's lists are).
+fn lines(data: &[u8]) -> Vec<Cow<'_, str>> {
+    match std::str::from_utf8(data) {
+        Ok(text) => text.lines().map(Cow::Borrowed).collect(),
+        Err(_) => String::from_utf8_lossy(data)
+            .lines()
+            .map(|l| Cow::Owned(l.to_string()))
+            .collect(),
     }
-    re.push('$');
-    Regex::new(&re).expect("escaped glob is a valid regex")
 }
 
 /// The base image: the first layer that carries a package database, and
 /// the files that database owns.
-fn base_files(ctx: &Context) -> Option<(String, usize, HashSet<String>)> {
+fn base_files<'a>(ctx: &Context<'a>) -> Option<(String, usize, Vec<Cow<'a, str>>)> {
     for (index, layer) in ctx.layers.iter().enumerate() {
         if let Some(db) = layer.captured.get("/lib/apk/db/installed") {
-            let mut files = HashSet::new();
+            let mut files = Vec::new();
             let mut dir = String::new();
             for line in String::from_utf8_lossy(db).lines() {
                 if let Some(d) = line.strip_prefix("F:") {
                     dir = d.to_string();
                 } else if let Some(f) = line.strip_prefix("R:") {
-                    files.insert(format!("/{dir}/{f}"));
+                    files.push(Cow::Owned(format!("/{dir}/{f}")));
                 }
             }
             return Some(("alpine (apk database)".into(), index, files));
         }
-        let lists: Vec<&Vec<u8>> = layer
+        let mut lists = layer
             .captured
             .iter()
             .filter(|(p, _)| p.starts_with("/var/lib/dpkg/info/"))
-            .map(|(_, d)| d)
-            .collect();
-        if !lists.is_empty() {
-            let files = lists
-                .iter()
-                .flat_map(|d| {
-                    String::from_utf8_lossy(d)
-                        .lines()
-                        .map(String::from)
-                        .collect::<Vec<_>>()
-                })
-                .collect();
+            .peekable();
+        if lists.peek().is_some() {
+            let files = lists.flat_map(|(_, d)| lines(d)).collect();
             return Some(("debian (dpkg file lists)".into(), index, files));
         }
     }
     None
 }
 
-/// Which kind of offender a path is, for grouping.
-fn group(ctx: &Context, path: &str) -> &'static str {
+/// Which kind of offender a path is, for grouping (`residue`: the residue
+/// rule the layer scan found for it).
+fn group(ctx: &Context, path: &str, residue: Option<usize>) -> &'static str {
     let name = path.rsplit('/').next().unwrap_or("");
     if ["sh", "bash", "ash", "dash", "zsh", "busybox"].contains(&name) {
         return "shell";
@@ -114,11 +125,7 @@ fn group(ctx: &Context, path: &str) -> &'static str {
     {
         return "package manager";
     }
-    match ctx
-        .rules
-        .residue_rule(path)
-        .map(|r| ctx.rules.rule(r).def.id.as_str())
-    {
+    match residue.map(|r| ctx.rules.rule(r).def.id.as_str()) {
         Some("residue.go-sources") | Some("residue.git-directory") => "sources",
         Some(id) if id.contains("cache") || id.contains("lists") || id.contains("registry") => {
             "caches"
@@ -129,34 +136,52 @@ fn group(ctx: &Context, path: &str) -> &'static str {
 }
 
 pub fn check(ctx: &Context, entry: &Entry) -> PolicyResult {
-    let allow: Vec<Regex> = DEFAULT_ALLOW
-        .iter()
-        .map(|s| s.to_string())
-        .chain(ctx.opts.allow.iter().cloned())
-        .chain(certs::env_bundle(ctx.config))
-        .chain(certs::BUNDLES.iter().map(|s| s.to_string()))
-        .map(|p| glob(&p))
-        .collect();
+    // One regex for the whole allowlist: it runs on every file.
+    let allow = globs(
+        DEFAULT_ALLOW
+            .iter()
+            .map(|s| s.to_string())
+            .chain(ctx.opts.allow.iter().cloned())
+            .chain(certs::env_bundle(ctx.config))
+            .chain(certs::BUNDLES.iter().map(|s| s.to_string())),
+    );
     let base = base_files(ctx);
-    // The base's own files: what its package database owns, and whatever
-    // the base's layers (up to the one with the database) put there.
-    let is_base = |layer: usize, p: &str| {
-        base.as_ref()
-            .is_some_and(|(_, last, files)| layer <= *last || files.contains(p))
-    };
     let entry_path = entry.resolved.clone();
-    let mut groups: BTreeMap<&str, (usize, u64, Vec<String>)> = BTreeMap::new();
     let mut total = 0;
+    let mut rest = Vec::new();
     for (layer, e) in ctx.fs.files() {
         total += 1;
         let p = e.path.as_str();
-        if Some(p) == entry_path.as_deref()
-            || is_base(layer, p)
-            || allow.iter().any(|r| r.is_match(p))
-        {
+        // The base's layers (up to the one with the package database) are
+        // the base's own.
+        let base_layer = base.as_ref().is_some_and(|(_, last, _)| layer <= *last);
+        if Some(p) == entry_path.as_deref() || base_layer || allow.is_match(p) {
             continue;
         }
-        let g = groups.entry(group(ctx, p)).or_default();
+        rest.push(e);
+    }
+    // So is what the database owns: its lines are looked up among the rest
+    // (a Debian base lists hundreds of thousands of paths; the rest are
+    // fewer, so this is the cheaper way round).
+    if let Some((_, _, owned)) = &base {
+        let at: HashMap<&str, usize> = rest
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.path.as_str(), i))
+            .collect();
+        let mut keep = vec![true; rest.len()];
+        for path in owned {
+            if let Some(&i) = at.get(path.as_ref()) {
+                keep[i] = false;
+            }
+        }
+        let mut keep = keep.into_iter();
+        rest.retain(|_| keep.next().unwrap_or(true));
+    }
+    let mut groups: BTreeMap<&str, (usize, u64, Vec<String>)> = BTreeMap::new();
+    for e in rest {
+        let p = e.path.as_str();
+        let g = groups.entry(group(ctx, p, e.residue)).or_default();
         g.0 += 1;
         g.1 += e.size;
         if g.2.len() < 5 {
@@ -205,14 +230,18 @@ pub fn check(ctx: &Context, entry: &Entry) -> PolicyResult {
 
 #[cfg(test)]
 mod tests {
-    use super::glob;
+    use super::globs;
 
     #[test]
-    fn globs() {
+    fn globs_match_paths_as_shells_do() {
+        let glob = |p: &str| globs([p]);
         assert!(glob("/usr/share/zoneinfo/**").is_match("/usr/share/zoneinfo/Europe/Paris"));
         assert!(glob("/etc/*.conf").is_match("/etc/nsswitch.conf"));
         assert!(!glob("/etc/*.conf").is_match("/etc/x/y.conf"));
         assert!(glob("/etc/passwd").is_match("/etc/passwd"));
         assert!(!glob("/etc/passwd").is_match("/etc/passwd-"));
+        let any = globs(["/etc/passwd", "/etc/*.conf"]);
+        assert!(any.is_match("/etc/passwd") && any.is_match("/etc/a.conf"));
+        assert!(!any.is_match("/etc/passwd-") && !any.is_match("/x/etc/passwd"));
     }
 }

@@ -13,7 +13,7 @@ mod options;
 mod settings;
 mod size;
 
-pub use contents::glob;
+pub use contents::globs;
 pub use fsview::{normalize, Fetch, FinalFs};
 pub use options::{parse_size, PolicyFlags, PolicyOptions, SizeBasis, CHECKS};
 
