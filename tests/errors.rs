@@ -162,6 +162,19 @@ fn not_an_image() {
 }
 
 #[test]
+fn xz_and_bzip2_archives_are_named_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, head) in [
+        ("x.tar.xz", &b"\xfd7zXZ\x00\x00\x04"[..]),
+        ("x.tar.bz2", b"BZh91AY&SY"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, [head, &[0u8; 600][..]].concat()).unwrap();
+        must_fail(&path, "decompress it first");
+    }
+}
+
+#[test]
 fn missing_source_file() {
     let dir = tempfile::tempdir().unwrap();
     must_fail(&dir.path().join("nope.tar"), "cannot open");
