@@ -23,7 +23,8 @@
 //! is a substring of another, so at most one starts at any position; each
 //! search resumes one byte after a match start and so sees every needle
 //! occurrence, hence every keyword occurrence. Where Teddy is unavailable
-//! (no SIMD), an overlapping Aho-Corasick search over the keywords
+//! (no SIMD), or would take more than 8 passes (hundreds of keywords from
+//! extra rule files), an overlapping Aho-Corasick search over the keywords
 //! themselves gives the same answer.
 
 use aho_corasick::packed::{self, Searcher};
@@ -44,6 +45,11 @@ const FINGERPRINT: usize = 4;
 /// needs a bucket each).
 const GROUP: usize = 16;
 const SHORT_GROUP: usize = 8;
+/// Beyond this many needles (big extra rule files), merging is not tried
+/// (it enumerates every substring, again per merge), and beyond this many
+/// passes one Aho-Corasick automaton beats Teddy.
+const MOST_TO_MERGE: usize = 128;
+const MOST_GROUPS: usize = 8;
 
 pub struct Prefilter {
     /// One searcher per group, with the needle of each of its patterns.
@@ -110,6 +116,9 @@ fn best_shared(needles: &[Vec<u8>], min_len: usize, longest_first: bool) -> Opti
 /// allow, preferring long (rare) ones, none a substring of another.
 fn needles(keywords: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut needles = without_holders(keywords.to_vec());
+    if needles.len() > MOST_TO_MERGE {
+        return needles;
+    }
     for (min_len, longest_first) in [(RARE, true), (FINGERPRINT, false)] {
         while needles.len() > MERGE_TO {
             let Some(shared) = best_shared(&needles, min_len, longest_first) else {
@@ -166,7 +175,7 @@ impl Prefilter {
                 b.build().map(|searcher| (searcher, group))
             })
             .collect::<Option<Vec<_>>>()
-            .filter(|groups| !groups.is_empty());
+            .filter(|groups| !groups.is_empty() && groups.len() <= MOST_GROUPS);
         let fallback = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
@@ -403,6 +412,22 @@ mod tests {
         let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
         let p = Prefilter::new(&kws).unwrap();
         for seed in 1..10u64 {
+            let data = sprinkled(&kws, 3000, seed);
+            assert_eq!(found(&p, &data), brute(&refs, &data), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn hundreds_of_keywords_use_the_automaton_and_stay_correct() {
+        let kws: Vec<String> = (0..300u32).map(|i| format!("kw{i:03}x")).collect();
+        let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+        let p = Prefilter::new(&kws).unwrap();
+        assert!(
+            p.teddy.is_none(),
+            "{} groups",
+            groups(&needles(&p.keywords)).len()
+        );
+        for seed in 1..5u64 {
             let data = sprinkled(&kws, 3000, seed);
             assert_eq!(found(&p, &data), brute(&refs, &data), "seed {seed}");
         }
