@@ -172,6 +172,15 @@ fn xz_and_bzip2_archives_are_named_with_what_to_do() {
         std::fs::write(&path, [head, &[0u8; 600][..]].concat()).unwrap();
         must_fail(&path, "decompress it first");
     }
+    // The same sniffing reads layer blobs: an xz layer is named, not
+    // taken for a broken tar.
+    let layout = dir.path().join("layout");
+    let w = write_oci_layout(&[small_image()], &layout, MediaFamily::Oci, false);
+    let blob = blob_path(&layout, &w.images[0].layers[0]);
+    let mut xz = std::fs::read(&blob).unwrap();
+    xz[..8].copy_from_slice(b"\xfd7zXZ\x00\x00\x04");
+    std::fs::write(&blob, xz).unwrap();
+    must_fail(&layout, "compressed with xz");
 }
 
 #[test]

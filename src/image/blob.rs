@@ -46,15 +46,28 @@ impl Compression {
     }
 }
 
-/// The compression a stream starts with, by its magic bytes.
-pub fn sniff(head: &[u8]) -> Compression {
-    if head.starts_with(&[0x1f, 0x8b]) {
+/// Compressions recognised but not read: magic bytes, name, the command
+/// that undoes them.
+const UNREAD: &[(&[u8], &str, &str)] = &[
+    (b"\xfd7zXZ\x00", "xz", "xz -dk"),
+    (b"BZh", "bzip2", "bzip2 -dk"),
+];
+
+/// The compression a stream starts with, by its magic bytes; xz and bzip2
+/// are named rather than taken for a tar that fails to parse.
+pub fn sniff(head: &[u8]) -> Result<Compression> {
+    if let Some((_, name, tool)) = UNREAD.iter().find(|(magic, ..)| head.starts_with(magic)) {
+        bail!(
+            "compressed with {name}, which stowaway does not read (it reads plain tar, gzip and zstd): decompress it first ({tool} FILE)"
+        );
+    }
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
         Compression::Gzip
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Compression::Zstd
     } else {
         Compression::None
-    }
+    })
 }
 
 /// A running sha256 and byte count shared between a reader and its owner.
@@ -119,7 +132,7 @@ pub fn open_layer<'a, P: Fn(u64) + 'a>(
     let raw_tally = Tally::default();
     let mut buffered =
         BufReader::with_capacity(256 << 10, Hashing::new(raw, raw_tally.clone(), progress));
-    let compression = sniff(buffered.fill_buf()?);
+    let compression = sniff(buffered.fill_buf()?)?;
     if compression == Compression::None {
         // The blob is the tar: one hash serves as digest and diff_id.
         return Ok(LayerStream {

@@ -79,18 +79,7 @@ impl Container {
         let n = File::open(path)
             .and_then(|mut f| read_up_to(&mut f, &mut head))
             .with_context(|| format!("{}: cannot read", path.display()))?;
-        for (magic, name, tool) in [
-            (&b"\xfd7zXZ\x00"[..], "xz", "xz -dk"),
-            (b"BZh", "bzip2", "bzip2 -dk"),
-        ] {
-            if head[..n].starts_with(magic) {
-                bail!(
-                    "{}: compressed with {name}: stowaway reads tar, tar.gz and tar.zst archives and OCI layouts; decompress it first ({tool} FILE)",
-                    path.display()
-                );
-            }
-        }
-        let wrap = sniff(&head[..n]);
+        let wrap = sniff(&head[..n]).with_context(|| path.display().to_string())?;
         TarContainer::index(path, wrap).map(Container::Tar)
     }
 

@@ -407,6 +407,17 @@ impl RuleSet {
         });
         starts.sort_unstable();
         starts.dedup();
+        // A rule's path restriction is a regex: checked once per rule (both
+        // lists below are in rule order), not once per candidate.
+        let mut applies: Option<(usize, bool)> = None;
+        let mut applies_to = |r: usize| match applies {
+            Some((last, yes)) if last == r => yes,
+            _ => {
+                let yes = self.rules[r].applies_to(path);
+                applies = Some((r, yes));
+                yes
+            }
+        };
         // Like an unanchored search: the leftmost match first, and none
         // starting inside the previous one.
         let mut last: Option<(usize, usize)> = None;
@@ -415,7 +426,7 @@ impl RuleSet {
                 continue;
             }
             let rule = &self.rules[r];
-            if rule.applies_to(path) {
+            if applies_to(r) {
                 let engine = engines[r].get_or_insert_with(|| rule.engine());
                 let end = rule
                     .reach
@@ -443,7 +454,7 @@ impl RuleSet {
                 i += 1;
             }
             let rule = &self.rules[r];
-            if rule.applies_to(path) {
+            if applies_to(r) {
                 let engine = engines[r].get_or_insert_with(|| rule.engine());
                 let mut input = Input::new(data).range(window);
                 while let Some(end) = rule.search(r, engine, input.clone(), out) {
