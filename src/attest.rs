@@ -6,7 +6,7 @@
 use crate::image::Attestation;
 use crate::redact::{fingerprint, redact};
 use crate::report::{Finding, Where};
-use crate::rules::RuleSet;
+use crate::rules::{RuleSet, Scratch};
 use crate::severity::Severity;
 use serde_json::Value;
 
@@ -84,9 +84,10 @@ pub fn scan(
     }
     let mut summary = Vec::new();
     let mut out: Vec<Finding> = Vec::new();
+    let mut scratch = Scratch::default();
     for a in atts {
         let mut matches = Vec::new();
-        rules.scan(&a.data, None, &mut matches);
+        rules.scan_with(&mut scratch, &a.data, None, &mut matches);
         for m in matches {
             let r = &rules.rule(m.rule).def;
             let local = m.secret.start - m.span.start..m.secret.end - m.span.start;

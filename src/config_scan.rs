@@ -4,7 +4,7 @@
 use crate::dedupe::{record, SecretHit, Seen};
 use crate::image::spec::ImageConfig;
 use crate::redact::{fingerprint, mask, redact};
-use crate::rules::RuleSet;
+use crate::rules::{RuleSet, Scratch};
 use std::ops::Range;
 
 #[derive(Debug, Clone)]
@@ -171,12 +171,13 @@ pub fn scan_config(rules: &RuleSet, cfg: &ImageConfig) -> ConfigScan {
     let mut seen = Seen::new();
     let mut history = Vec::new();
     let mut matches = Vec::new();
+    let mut scratch = Scratch::default();
     for item in &items {
         let bytes = item.text.as_bytes();
         let mut secret_ranges: Vec<Range<usize>> = Vec::new();
         let mut found: Vec<Found> = Vec::new();
         matches.clear();
-        rules.scan(bytes, None, &mut matches);
+        rules.scan_with(&mut scratch, bytes, None, &mut matches);
         for m in &matches {
             found.push((m.rule, m.span.clone(), m.secret.clone(), None));
         }
