@@ -389,12 +389,12 @@ impl RuleSet {
                 match &self.rules[r].reach {
                     None => whole[r] = true,
                     Some(Reach {
-                        starts: Some(offsets),
+                        starts: Some(leads),
                         ..
                     }) => starts.extend(
-                        offsets[local]
+                        leads[local]
                             .iter()
-                            .filter_map(|&o| at.start.checked_sub(o))
+                            .filter_map(|lead| lead.start(data, at.start))
                             .map(|s| (r, s)),
                     ),
                     Some(reach) => windows.push((

@@ -15,8 +15,10 @@
 //! Better still, when the strings the pattern opens with can be listed and
 //! each holds a keyword (`ghp_`; `-----BEGIN (?:RSA |EC )?PRIVATE KEY-----`;
 //! the generic rule's alternation), a match can only start at the offsets of
-//! the keyword in those strings, before a hit: `starts` lists them per
-//! keyword and the regex runs anchored there, a few bytes per hit.
+//! the keyword in those strings, before a hit, and only where the bytes
+//! before the hit are the ones those strings have there: `starts` lists
+//! them per keyword and the regex runs anchored there, a few bytes per hit
+//! (and not at all before a `token` that is not `access_token`).
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -29,9 +31,29 @@ const MOST_CLASS_BYTES: usize = 8;
 pub struct Reach {
     pub before: usize,
     pub after: usize,
-    /// For each keyword (in the rule's order), how far before its hits a
+    /// For each keyword (in the rule's order), where before its hits a
     /// match can start; `None` when the opening strings cannot be listed.
-    pub starts: Option<Vec<Vec<usize>>>,
+    pub starts: Option<Vec<Vec<Lead>>>,
+}
+
+/// A match can start `offset` bytes before a keyword hit when the bytes
+/// there are one of `heads` (lowercased, each `offset` long).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lead {
+    pub offset: usize,
+    pub heads: Vec<Vec<u8>>,
+}
+
+impl Lead {
+    /// Where a match can start before the keyword hit at `hit` in `data`.
+    pub fn start(&self, data: &[u8], hit: usize) -> Option<usize> {
+        let start = hit.checked_sub(self.offset)?;
+        let before = &data[start..hit];
+        self.heads
+            .iter()
+            .any(|head| before.eq_ignore_ascii_case(head))
+            .then_some(start)
+    }
 }
 
 /// The reach of a pattern whose matches hold one of `keywords` (lowercase),
@@ -67,22 +89,32 @@ fn first_keyword(s: &[u8], keywords: &[Vec<u8>]) -> Option<(usize, usize)> {
 
 /// Where matches start before a hit of each keyword, when the strings the
 /// pattern opens with can be listed and each holds a keyword: the first
-/// keyword of every such string is reported, so trying its offset finds
-/// every match.
-fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Vec<usize>>> {
+/// keyword of every such string is reported, so trying its offset, where
+/// the string's head is there, finds every match.
+fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Vec<Lead>>> {
     let mut opening: Vec<Vec<u8>> = vec![Vec::new()];
     for part in parts(hir) {
         opening = concat(&opening, &strings(part)?)?;
         let firsts: Option<Vec<(usize, usize)>> =
             opening.iter().map(|s| first_keyword(s, keywords)).collect();
         if let Some(firsts) = firsts {
-            let mut starts = vec![Vec::new(); keywords.len()];
-            for (k, offset) in firsts {
-                starts[k].push(offset);
+            let mut starts: Vec<Vec<Lead>> = vec![Vec::new(); keywords.len()];
+            for (s, (k, offset)) in opening.iter().zip(firsts) {
+                let head = s[..offset].to_vec();
+                match starts[k].iter_mut().find(|l| l.offset == offset) {
+                    Some(lead) => lead.heads.push(head),
+                    None => starts[k].push(Lead {
+                        offset,
+                        heads: vec![head],
+                    }),
+                }
             }
-            for offsets in &mut starts {
-                offsets.sort_unstable();
-                offsets.dedup();
+            for leads in &mut starts {
+                leads.sort_unstable_by_key(|l| l.offset);
+                for lead in leads.iter_mut() {
+                    lead.heads.sort_unstable();
+                    lead.heads.dedup();
+                }
             }
             return Some(starts);
         }
@@ -207,6 +239,23 @@ mod tests {
         reach(&hir, &kws)
     }
 
+    /// The offsets of `starts`, per keyword.
+    fn offsets(r: &Reach) -> Option<Vec<Vec<usize>>> {
+        r.starts.as_ref().map(|per_keyword| {
+            per_keyword
+                .iter()
+                .map(|leads| leads.iter().map(|l| l.offset).collect())
+                .collect()
+        })
+    }
+
+    fn heads(lead: &Lead) -> Vec<&str> {
+        lead.heads
+            .iter()
+            .map(|h| std::str::from_utf8(h).unwrap())
+            .collect()
+    }
+
     #[test]
     fn a_keyword_prefix_bounds_the_lead() {
         assert_eq!(
@@ -214,7 +263,10 @@ mod tests {
             Some(Reach {
                 before: 0,
                 after: 40,
-                starts: Some(vec![vec![0]])
+                starts: Some(vec![vec![Lead {
+                    offset: 0,
+                    heads: vec![vec![]]
+                }]])
             })
         );
         // Case-insensitive alternatives, optional separators, a class prefix.
@@ -227,10 +279,25 @@ mod tests {
         assert_eq!(r.after, 12 + 1 + 1 + 20);
         // passwd, secret (secretkey...), token (token... access-token), pwd (_pwd).
         assert_eq!(
-            r.starts,
+            offsets(&r),
             Some(vec![vec![0], vec![0], vec![6, 7], vec![1]]),
             "accesstoken, access_token; .pwd"
         );
+        let leads = r.starts.as_ref().unwrap();
+        assert_eq!(heads(&leads[2][0]), ["access"]);
+        assert_eq!(heads(&leads[2][1]), ["access-", "access_"]);
+        assert_eq!(heads(&leads[3][0]), ["-", ".", ";", "_"]);
+        // Only where the head is there, in any case.
+        let data = b"x ACCESS_token Access-Token AccessTOKEN my_token .pwd";
+        let found = |k: usize, hit: usize| -> Vec<usize> {
+            leads[k].iter().filter_map(|l| l.start(data, hit)).collect()
+        };
+        assert_eq!(found(2, 9), [2], "access_ before the hit");
+        assert_eq!(found(2, 22), [15], "access-");
+        assert_eq!(found(2, 34), [28], "access");
+        assert_eq!(found(2, 43), Vec::<usize>::new(), "my_ is no head");
+        assert_eq!(found(3, 50), [49], ". before pwd");
+        assert_eq!(found(2, 3), Vec::<usize>::new(), "before the buffer");
         // Parts before the keyword part add their longest match.
         let r = of(
             "(?P<secret>-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[A-Z]{4})",
@@ -238,7 +305,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.before, "-----BEGIN RSA ".len());
-        assert_eq!(r.starts, Some(vec![vec![11, 14, 15]]));
+        assert_eq!(offsets(&r), Some(vec![vec![11, 14, 15]]));
+        assert_eq!(
+            heads(&r.starts.as_ref().unwrap()[0][2]),
+            ["-----begin rsa "]
+        );
         // A big class opens the pattern: windows, no listed starts.
         let r = of(r"\b[a-z][a-z0-9+.-]{1,15}://[a-z]{1,9}@", &["://"]).unwrap();
         assert_eq!(r.before, 16);
@@ -249,17 +320,17 @@ mod tests {
     fn without_a_keyword_part_the_longest_match_bounds_both_sides() {
         // `tok` alone is not a keyword: the alternation does not always hold one.
         let r = of("(?:token|tok)=[a-z]{4}", &["token"]).unwrap();
-        assert_eq!((r.before, r.after, r.starts), (10, 10, None));
+        assert_eq!((r.before, r.after, offsets(&r)), (10, 10, None));
         // Too many strings to enumerate (2^9 in the first alternative).
         let r = of(
             "(?:[ab][ab][ab][ab][ab][ab][ab][ab][ab]token|x)=",
             &["token"],
         )
         .unwrap();
-        assert_eq!((r.before, r.after, r.starts), (15, 15, None));
+        assert_eq!((r.before, r.after, offsets(&r)), (15, 15, None));
         // Big classes are not enumerated, but a later keyword part still counts.
         let r = of("[a-z][a-z][a-z]token", &["token"]).unwrap();
-        assert_eq!((r.before, r.after, r.starts), (3, 8, None));
+        assert_eq!((r.before, r.after, offsets(&r)), (3, 8, None));
     }
 
     #[test]
