@@ -174,7 +174,10 @@ impl KnownKeys {
                 i += 1;
             }
             let run = &data[start..i];
-            if run.len() >= MIN_HEX && run.len() % 2 == 0 && run.iter().all(u8::is_ascii_hexdigit) {
+            if run.len() >= MIN_HEX
+                && run.len().is_multiple_of(2)
+                && run.iter().all(u8::is_ascii_hexdigit)
+            {
                 if let Ok(bytes) = hex::decode(run) {
                     self.decoded(&bytes, "hex", base + start, depth, out);
                 }

@@ -195,7 +195,7 @@ pub(crate) fn address_map(data: &[u8]) -> Option<AddressMap> {
 /// Offsets into the copy are offsets into `data`.
 fn with_aligned<T>(data: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
     const ALIGN: usize = 8;
-    if (data.as_ptr() as usize) % ALIGN == 0 {
+    if (data.as_ptr() as usize).is_multiple_of(ALIGN) {
         return f(data);
     }
     let mut buf = vec![0u8; data.len() + ALIGN - 1];

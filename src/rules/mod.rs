@@ -5,6 +5,7 @@
 mod check;
 mod engine;
 mod model;
+mod nibble;
 mod prefilter;
 mod reach;
 

@@ -21,6 +21,10 @@
 //!   group, the rest of it filled with long ones (the built-in rules' 2
 //!   short and 30 long needles take two passes).
 //!
+//! Where the CPU has AVX-512BW and there are at most 32 needles (the
+//! built-in rules have 32), one case-folding pass over the buffer itself
+//! replaces the copy and the passes (see `nibble`).
+//!
 //! A needle found is verified against the keywords that hold it. No needle
 //! is a substring of another, so at most one starts at any position; each
 //! search resumes one byte after a match start and so sees every needle
@@ -29,6 +33,7 @@
 //! extra rule files), an overlapping Aho-Corasick search over the keywords
 //! themselves gives the same answer.
 
+use super::nibble::Nibble;
 use aho_corasick::packed::{self, Searcher};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind, Span};
 use anyhow::{Context, Result};
@@ -54,6 +59,8 @@ const MOST_TO_MERGE: usize = 128;
 const MOST_GROUPS: usize = 8;
 
 pub struct Prefilter {
+    /// One AVX-512 pass over all needles, where the CPU has it.
+    nibble: Option<Nibble>,
     /// One searcher per group, with the needle of each of its patterns.
     teddy: Option<Vec<(Searcher, Vec<usize>)>>,
     fallback: AhoCorasick,
@@ -182,6 +189,7 @@ impl Prefilter {
                 .expect("every keyword holds a needle");
             holders[n].push((k, at));
         }
+        let nibble = Nibble::new(&needles);
         let teddy = groups(&needles)
             .into_iter()
             .map(|group| {
@@ -199,6 +207,7 @@ impl Prefilter {
             .build(&keywords)
             .context("building the keyword prefilter")?;
         Ok(Prefilter {
+            nibble,
             teddy,
             fallback,
             keywords,
@@ -209,6 +218,10 @@ impl Prefilter {
     /// Calls `hit` with the index and the place of every occurrence of a
     /// keyword in `data`, in no particular order.
     pub fn find(&self, data: &[u8], mut hit: impl FnMut(usize, Range<usize>)) {
+        if let Some(nibble) = &self.nibble {
+            nibble.find(data, |needle, at| self.report(data, needle, at, &mut hit));
+            return;
+        }
         let Some(groups) = &self.teddy else {
             for m in self.fallback.find_overlapping_iter(data) {
                 hit(m.pattern().as_usize(), m.range());
@@ -221,20 +234,35 @@ impl Prefilter {
             for (teddy, needles) in groups {
                 let mut at = 0;
                 while let Some(m) = teddy.find_in(&lower[..], Span::from(at..lower.len())) {
-                    let needle = needles[m.pattern().as_usize()];
-                    for &(k, offset) in &self.holders[needle] {
-                        let Some(start) = m.start().checked_sub(offset) else {
-                            continue;
-                        };
-                        let keyword = &self.keywords[k];
-                        if lower[start..].starts_with(keyword) {
-                            hit(k, start..start + keyword.len());
-                        }
-                    }
+                    self.report(data, needles[m.pattern().as_usize()], m.start(), &mut hit);
                     at = m.start() + 1;
                 }
             }
         });
+    }
+
+    /// Reports each keyword holding `needle` that occurs where the needle
+    /// does, at `at`.
+    fn report(
+        &self,
+        data: &[u8],
+        needle: usize,
+        at: usize,
+        hit: &mut impl FnMut(usize, Range<usize>),
+    ) {
+        for &(k, offset) in &self.holders[needle] {
+            let Some(start) = at.checked_sub(offset) else {
+                continue;
+            };
+            let keyword = &self.keywords[k];
+            let place = start..start + keyword.len();
+            if data
+                .get(place.clone())
+                .is_some_and(|w| w.eq_ignore_ascii_case(keyword))
+            {
+                hit(k, place);
+            }
+        }
     }
 }
 
@@ -392,16 +420,31 @@ mod tests {
     #[test]
     fn reduced_needles_find_exactly_the_keywords_present() {
         let kws = builtin_keywords();
-        let p = Prefilter::new(&kws).unwrap();
         let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+        // The AVX-512 pass (where the CPU has it), the Teddy passes, the
+        // automaton.
+        let mut paths = Vec::new();
+        for path in 0..3 {
+            let mut p = Prefilter::new(&kws).unwrap();
+            if path >= 1 {
+                p.nibble = None;
+            }
+            if path == 2 {
+                p.teddy = None;
+            }
+            paths.push(p);
+        }
+        assert!(paths[1].teddy.is_some());
         for seed in 1..40u64 {
             for len in [40, 700, 5000] {
                 let data = sprinkled(&kws, len, seed);
-                assert_eq!(
-                    found(&p, &data),
-                    brute(&refs, &data),
-                    "seed {seed} len {len}"
-                );
+                for (path, p) in paths.iter().enumerate() {
+                    assert_eq!(
+                        found(p, &data),
+                        brute(&refs, &data),
+                        "path {path} seed {seed} len {len}"
+                    );
+                }
             }
         }
     }
@@ -451,6 +494,7 @@ mod tests {
         let kws = ["secret", "secret_access_key", "ab", "bcd"];
         let owned: Vec<String> = kws.iter().map(|s| s.to_string()).collect();
         let mut p = Prefilter::new(&owned).unwrap();
+        p.nibble = None;
         p.teddy = None;
         let data = b"xx SECRET_ACCESS_KEY abcd";
         assert_eq!(found(&p, data), brute(&kws, data));
