@@ -247,13 +247,13 @@ def main():
             # slows down for a while (a neighbour, steal time) skews all of
             # them alike rather than one mode's whole median.
             runs = {mode: [] for mode in modes}
+            outs = {mode: os.path.join(scratch, "%s.%s.%s.json" % (name, form, mode)) for mode in modes}
             failed = set()
             for rep in range(a.reps):
                 for mode in modes:
                     if mode in failed:
                         continue
-                    outp = os.path.join(scratch, "%s.%s.%s.json" % (name, form, mode))
-                    m = timed(stowaway_cmd(a.bin, mode, img), outp, scratch, a.timeout)
+                    m = timed(stowaway_cmd(a.bin, mode, img), outs[mode], scratch, a.timeout)
                     runs[mode].append(m)
                     ok_rc = (0,) if mode == "floor" else (0, 1)
                     if m.get("rc") not in ok_rc:
@@ -263,7 +263,7 @@ def main():
                         log("FAIL", failures[-1])
                         failed.add(mode)
             for mode in modes:
-                outp = os.path.join(scratch, "%s.%s.%s.json" % (name, form, mode))
+                outp = outs[mode]
                 s = summarize(runs[mode], mb)
                 if mode == "audit" and os.path.exists(outp) and meta.get("planted"):
                     s["planted"], s["findings"] = check_planted(outp, meta["planted"])

@@ -9,7 +9,7 @@ use crate::report::PolicyResult;
 use regex::Regex;
 use serde_json::json;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 
 /// Allowed on any base: identity and name-service files, time zones, CA
 /// certificates and OS identification.
@@ -146,16 +146,19 @@ pub fn check(ctx: &Context, entry: &Entry) -> PolicyResult {
             .chain(certs::BUNDLES.iter().map(|s| s.to_string())),
     );
     let base = base_files(ctx);
+    // The base's layers (up to the one with the package database) are the
+    // base's own.
+    let last_base_layer = base.as_ref().map(|(_, last, _)| *last);
     let entry_path = entry.resolved.clone();
     let mut total = 0;
     let mut rest = Vec::new();
     for (layer, e) in ctx.fs.files() {
         total += 1;
         let p = e.path.as_str();
-        // The base's layers (up to the one with the package database) are
-        // the base's own.
-        let base_layer = base.as_ref().is_some_and(|(_, last, _)| layer <= *last);
-        if Some(p) == entry_path.as_deref() || base_layer || allow.is_match(p) {
+        if Some(p) == entry_path.as_deref()
+            || last_base_layer.is_some_and(|last| layer <= last)
+            || allow.is_match(p)
+        {
             continue;
         }
         rest.push(e);
@@ -164,19 +167,11 @@ pub fn check(ctx: &Context, entry: &Entry) -> PolicyResult {
     // (a Debian base lists hundreds of thousands of paths; the rest are
     // fewer, so this is the cheaper way round).
     if let Some((_, _, owned)) = &base {
-        let at: HashMap<&str, usize> = rest
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.path.as_str(), i))
-            .collect();
-        let mut keep = vec![true; rest.len()];
+        let mut left: HashSet<&str> = rest.iter().map(|e| e.path.as_str()).collect();
         for path in owned {
-            if let Some(&i) = at.get(path.as_ref()) {
-                keep[i] = false;
-            }
+            left.remove(path.as_ref());
         }
-        let mut keep = keep.into_iter();
-        rest.retain(|_| keep.next().unwrap_or(true));
+        rest.retain(|e| left.contains(e.path.as_str()));
     }
     let mut groups: BTreeMap<&str, (usize, u64, Vec<String>)> = BTreeMap::new();
     for e in rest {

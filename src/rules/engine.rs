@@ -514,9 +514,17 @@ mod tests {
         assert!(unbounded.is_empty(), "unbounded matches: {unbounded:?}");
     }
 
-    /// Every match of every rule whose path restriction allows `path`, by
-    /// searching the whole buffer.
-    fn whole_buffer(set: &RuleSet, data: &[u8]) -> Vec<(usize, Range<usize>, Range<usize>)> {
+    /// A match as (rule, whole match, secret).
+    type Found = (usize, Range<usize>, Range<usize>);
+
+    fn sorted(mut found: Vec<Found>) -> Vec<Found> {
+        found.sort_by_key(|(i, w, s)| (*i, w.start, w.end, s.start));
+        found
+    }
+
+    /// Every match of every secret rule that applies without a path, by
+    /// searching the whole buffer with each rule's regex.
+    fn whole_buffer(set: &RuleSet, data: &[u8]) -> Vec<Found> {
         let mut out = Vec::new();
         for (i, rule) in set.rules().iter().enumerate() {
             if rule.def.kind != RuleKind::Secret || !rule.applies_to(None) {
@@ -530,8 +538,7 @@ mod tests {
                 }
             }
         }
-        out.sort_by_key(|(i, w, s)| (*i, w.start, w.end, s.start));
-        out
+        sorted(out)
     }
 
     #[test]
@@ -549,11 +556,11 @@ mod tests {
             let data = [texts.join(sep), texts.join(sep)].join("\n").into_bytes();
             let mut got = Vec::new();
             set.scan_with(&mut scratch, &data, None, &mut got);
-            let mut got: Vec<_> = got
-                .into_iter()
-                .map(|m| (m.rule, m.span, m.secret))
-                .collect();
-            got.sort_by_key(|(i, w, s)| (*i, w.start, w.end, s.start));
+            let got = sorted(
+                got.into_iter()
+                    .map(|m| (m.rule, m.span, m.secret))
+                    .collect(),
+            );
             let want = whole_buffer(&set, &data);
             assert!(
                 want.len() > 40,

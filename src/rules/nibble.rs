@@ -38,6 +38,11 @@ pub struct Nibble {
     needles: Vec<Vec<u8>>,
 }
 
+/// A bucket's half of the tables and its bit there.
+fn slot(bucket: usize) -> (usize, u8) {
+    (bucket / 8, 1 << (bucket % 8))
+}
+
 impl Nibble {
     /// A filter for `needles` (lowercase, none empty), or `None` when the CPU
     /// lacks AVX-512BW or there are too many needles.
@@ -69,7 +74,7 @@ impl Nibble {
 
     /// How many table entries `needle` would add to `bucket`.
     fn new_nibbles(&self, bucket: usize, needle: &[u8]) -> usize {
-        let (half, bit) = (bucket / 8, 1u8 << (bucket % 8));
+        let (half, bit) = slot(bucket);
         needle
             .iter()
             .take(FINGERPRINT)
@@ -82,7 +87,7 @@ impl Nibble {
     }
 
     fn add(&mut self, bucket: usize, n: usize) {
-        let (half, bit) = (bucket / 8, 1u8 << (bucket % 8));
+        let (half, bit) = slot(bucket);
         let needle = &self.needles[n];
         for k in 0..FINGERPRINT {
             let (low, high) = (&mut self.low[k][half], &mut self.high[k][half]);
@@ -127,6 +132,10 @@ impl Nibble {
         half(0) | half(1) << 8
     }
 
+    /// Reports the needles of the buckets in `bits` that occur at `p`. The
+    /// caller checks the keywords holding them again, but this check is the
+    /// cheap early exit: handing every candidate to the keyword check was
+    /// measured slower (mixed-1g/docker audit CPU 2.65 -> 2.72 s).
     fn verify(&self, hay: &[u8], p: usize, mut bits: u16, found: &mut impl FnMut(usize, usize)) {
         while bits != 0 {
             let bucket = bits.trailing_zeros() as usize;

@@ -36,22 +36,18 @@ pub struct Reach {
     pub starts: Option<Vec<Vec<Lead>>>,
 }
 
-/// A match can start `offset` bytes before a keyword hit when the bytes
-/// there are one of `heads` (lowercased, each `offset` long).
+/// What an opening string holds before its first keyword (lowercased): a
+/// match can start that many bytes before a hit of the keyword, where
+/// these bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lead {
-    pub offset: usize,
-    pub heads: Vec<Vec<u8>>,
-}
+pub struct Lead(pub Vec<u8>);
 
 impl Lead {
     /// Where a match can start before the keyword hit at `hit` in `data`.
     pub fn start(&self, data: &[u8], hit: usize) -> Option<usize> {
-        let start = hit.checked_sub(self.offset)?;
-        let before = &data[start..hit];
-        self.heads
-            .iter()
-            .any(|head| before.eq_ignore_ascii_case(head))
+        let start = hit.checked_sub(self.0.len())?;
+        data[start..hit]
+            .eq_ignore_ascii_case(&self.0)
             .then_some(start)
     }
 }
@@ -100,21 +96,11 @@ fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Vec<Lead>>> {
         if let Some(firsts) = firsts {
             let mut starts: Vec<Vec<Lead>> = vec![Vec::new(); keywords.len()];
             for (s, (k, offset)) in opening.iter().zip(firsts) {
-                let head = s[..offset].to_vec();
-                match starts[k].iter_mut().find(|l| l.offset == offset) {
-                    Some(lead) => lead.heads.push(head),
-                    None => starts[k].push(Lead {
-                        offset,
-                        heads: vec![head],
-                    }),
-                }
+                starts[k].push(Lead(s[..offset].to_vec()));
             }
             for leads in &mut starts {
-                leads.sort_unstable_by_key(|l| l.offset);
-                for lead in leads.iter_mut() {
-                    lead.heads.sort_unstable();
-                    lead.heads.dedup();
-                }
+                leads.sort_unstable_by(|a, b| (a.0.len(), &a.0).cmp(&(b.0.len(), &b.0)));
+                leads.dedup();
             }
             return Some(starts);
         }
@@ -244,15 +230,19 @@ mod tests {
         r.starts.as_ref().map(|per_keyword| {
             per_keyword
                 .iter()
-                .map(|leads| leads.iter().map(|l| l.offset).collect())
+                .map(|leads| {
+                    let mut at: Vec<usize> = leads.iter().map(|l| l.0.len()).collect();
+                    at.dedup();
+                    at
+                })
                 .collect()
         })
     }
 
-    fn heads(lead: &Lead) -> Vec<&str> {
-        lead.heads
+    fn heads(leads: &[Lead]) -> Vec<&str> {
+        leads
             .iter()
-            .map(|h| std::str::from_utf8(h).unwrap())
+            .map(|l| std::str::from_utf8(&l.0).unwrap())
             .collect()
     }
 
@@ -263,10 +253,7 @@ mod tests {
             Some(Reach {
                 before: 0,
                 after: 40,
-                starts: Some(vec![vec![Lead {
-                    offset: 0,
-                    heads: vec![vec![]]
-                }]])
+                starts: Some(vec![vec![Lead(vec![])]])
             })
         );
         // Case-insensitive alternatives, optional separators, a class prefix.
@@ -284,9 +271,8 @@ mod tests {
             "accesstoken, access_token; .pwd"
         );
         let leads = r.starts.as_ref().unwrap();
-        assert_eq!(heads(&leads[2][0]), ["access"]);
-        assert_eq!(heads(&leads[2][1]), ["access-", "access_"]);
-        assert_eq!(heads(&leads[3][0]), ["-", ".", ";", "_"]);
+        assert_eq!(heads(&leads[2]), ["access", "access-", "access_"]);
+        assert_eq!(heads(&leads[3]), ["-", ".", ";", "_"]);
         // Only where the head is there, in any case.
         let data = b"x ACCESS_token Access-Token AccessTOKEN my_token .pwd";
         let found = |k: usize, hit: usize| -> Vec<usize> {
@@ -307,8 +293,8 @@ mod tests {
         assert_eq!(r.before, "-----BEGIN RSA ".len());
         assert_eq!(offsets(&r), Some(vec![vec![11, 14, 15]]));
         assert_eq!(
-            heads(&r.starts.as_ref().unwrap()[0][2]),
-            ["-----begin rsa "]
+            heads(&r.starts.as_ref().unwrap()[0]),
+            ["-----begin ", "-----begin ec ", "-----begin rsa "]
         );
         // A big class opens the pattern: windows, no listed starts.
         let r = of(r"\b[a-z][a-z0-9+.-]{1,15}://[a-z]{1,9}@", &["://"]).unwrap();
