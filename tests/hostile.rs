@@ -1247,6 +1247,25 @@ fn cases() -> Vec<Case> {
         error(&[]),
     ));
     c.push(case(
+        "image archive cut inside a layer member (indexed by seeking)",
+        &[],
+        |d| {
+            let p = d.join("cut-member.tar");
+            write_docker_classic(
+                &[Image::new().with_layer(Layer::new(vec![Entry::file(
+                    "app/a.bin",
+                    pseudo_random(64 * 1024),
+                )]))],
+                &p,
+            );
+            let b = std::fs::read(&p).unwrap();
+            let layer = tar_members(&b).into_iter().max_by_key(|m| m.size).unwrap();
+            std::fs::write(&p, &b[..layer.header_offset + BLOCK + 1000]).unwrap();
+            p
+        },
+        error(&["truncated"]),
+    ));
+    c.push(case(
         "gzip-wrapped image archive cut in the middle",
         &[],
         |d| {

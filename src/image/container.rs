@@ -249,15 +249,46 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 impl TarContainer {
     fn index(path: &Path, wrap: Compression) -> Result<TarContainer> {
         let shown = path.display();
-        let mut ar = tar::Archive::new(open_wrapped(path, wrap)?);
+        if wrap != Compression::None {
+            let mut ar = tar::Archive::new(open_wrapped(path, wrap)?);
+            let entries = ar
+                .entries()
+                .with_context(|| format!("{shown}: not a tar archive"))?;
+            return Self::from_entries(path, wrap, entries);
+        }
+        // A plain archive is indexed by seeking from header to header: the
+        // layers' bytes are read once, by the scan, not twice.
+        let file = File::open(path).with_context(|| format!("{shown}: cannot open"))?;
+        let len = file
+            .metadata()
+            .with_context(|| format!("{shown}: cannot read"))?
+            .len();
+        let mut ar = tar::Archive::new(BufReader::with_capacity(64 << 10, file));
+        let entries = ar
+            .entries_with_seek()
+            .with_context(|| format!("{shown}: not a tar archive"))?;
+        let t = Self::from_entries(path, wrap, entries)?;
+        // Seeking skips what reading would have found cut short.
+        if let Some((name, m)) = t.members.iter().find(|(_, m)| m.offset + m.size > len) {
+            bail!(
+                "{shown}: truncated archive: member {name} needs {} bytes past the end of the file",
+                m.offset + m.size - len
+            );
+        }
+        Ok(t)
+    }
+
+    fn from_entries<R: Read>(
+        path: &Path,
+        wrap: Compression,
+        entries: tar::Entries<'_, R>,
+    ) -> Result<TarContainer> {
+        let shown = path.display();
         let mut members = HashMap::new();
         let mut links: Vec<(String, String)> = Vec::new();
         let mut aliases = HashMap::new();
         let mut small = HashMap::new();
         let mut small_total = 0u64;
-        let entries = ar
-            .entries()
-            .with_context(|| format!("{shown}: not a tar archive"))?;
         for entry in entries {
             let mut entry =
                 entry.with_context(|| format!("{shown}: not a readable tar archive"))?;
