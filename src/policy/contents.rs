@@ -6,10 +6,12 @@
 use super::entrypoint::Entry;
 use super::{certs, outcome, Context, Status};
 use crate::report::PolicyResult;
+use crate::rules::RuleSet;
+use rayon::prelude::*;
 use regex::Regex;
+use rustc_hash::FxHashSet;
 use serde_json::json;
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Allowed on any base: identity and name-service files, time zones, CA
 /// certificates and OS identification.
@@ -65,54 +67,93 @@ pub fn globs<S: AsRef<str>>(patterns: impl IntoIterator<Item = S>) -> Regex {
         .expect("escaped globs are a valid regex")
 }
 
-/// Lines of a captured file, borrowed when it is UTF-8 (dpkg's lists are).
-fn lines(data: &[u8]) -> Vec<Cow<'_, str>> {
-    match std::str::from_utf8(data) {
-        Ok(text) => text.lines().map(Cow::Borrowed).collect(),
-        Err(_) => String::from_utf8_lossy(data)
-            .lines()
-            .map(|l| Cow::Owned(l.to_string()))
-            .collect(),
-    }
+/// The base image: the first layer that carries a package database.
+struct Base<'a> {
+    name: &'static str,
+    layer: usize,
+    db: Db<'a>,
 }
 
-/// The base image: the first layer that carries a package database, and
-/// the files that database owns.
-fn base_files<'a>(ctx: &Context<'a>) -> Option<(String, usize, Vec<Cow<'a, str>>)> {
-    for (index, layer) in ctx.layers.iter().enumerate() {
-        if let Some(db) = layer.captured.get("/lib/apk/db/installed") {
-            let mut files = Vec::new();
-            let mut dir = String::new();
-            for line in String::from_utf8_lossy(db).lines() {
-                if let Some(d) = line.strip_prefix("F:") {
-                    dir = d.to_string();
-                } else if let Some(f) = line.strip_prefix("R:") {
-                    files.push(Cow::Owned(format!("/{dir}/{f}")));
+/// A package database, as captured.
+enum Db<'a> {
+    /// `/lib/apk/db/installed`: `F:` names a directory, `R:` a file in it.
+    Apk(&'a [u8]),
+    /// dpkg's `.list` files: one owned path per line.
+    Dpkg(Vec<&'a [u8]>),
+}
+
+impl Base<'_> {
+    fn find<'a>(ctx: &Context<'a>) -> Option<Base<'a>> {
+        for (layer, scan) in ctx.layers.iter().enumerate() {
+            if let Some(db) = scan.captured.get("/lib/apk/db/installed") {
+                let name = "alpine (apk database)";
+                return Some(Base {
+                    name,
+                    layer,
+                    db: Db::Apk(db),
+                });
+            }
+            let lists: Vec<&[u8]> = scan
+                .captured
+                .iter()
+                .filter(|(p, _)| p.starts_with("/var/lib/dpkg/info/"))
+                .map(|(_, d)| d.as_slice())
+                .collect();
+            if !lists.is_empty() {
+                let name = "debian (dpkg file lists)";
+                return Some(Base {
+                    name,
+                    layer,
+                    db: Db::Dpkg(lists),
+                });
+            }
+        }
+        None
+    }
+
+    /// Takes the paths the database owns out of `left`. A Debian base lists
+    /// hundreds of thousands of paths, so they are looked up as they are
+    /// read, never collected.
+    fn disown(&self, left: &mut FxHashSet<&str>) {
+        match &self.db {
+            Db::Apk(db) => {
+                let mut dir = "";
+                for line in String::from_utf8_lossy(db).lines() {
+                    if let Some(d) = line.strip_prefix("F:") {
+                        dir = d;
+                    } else if let Some(f) = line.strip_prefix("R:") {
+                        left.remove(format!("/{dir}/{f}").as_str());
+                    }
                 }
             }
-            return Some(("alpine (apk database)".into(), index, files));
-        }
-        let mut lists = layer
-            .captured
-            .iter()
-            .filter(|(p, _)| p.starts_with("/var/lib/dpkg/info/"))
-            .peekable();
-        if lists.peek().is_some() {
-            let files = lists.flat_map(|(_, d)| lines(d)).collect();
-            return Some(("debian (dpkg file lists)".into(), index, files));
+            Db::Dpkg(lists) => {
+                // Both cores read lists; lookups only, then one removal pass.
+                let owned: Vec<String> = lists
+                    .par_iter()
+                    .flat_map_iter(|list| {
+                        String::from_utf8_lossy(list)
+                            .lines()
+                            .filter(|line| left.contains(line))
+                            .map(str::to_string)
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                for path in &owned {
+                    left.remove(path.as_str());
+                }
+            }
         }
     }
-    None
 }
 
 /// Which kind of offender a path is, for grouping (`residue`: the residue
 /// rule the layer scan found for it).
-fn group(ctx: &Context, path: &str, residue: Option<usize>) -> &'static str {
+fn group(rules: &RuleSet, path: &str, residue: Option<usize>) -> &'static str {
     let name = path.rsplit('/').next().unwrap_or("");
     if ["sh", "bash", "ash", "dash", "zsh", "busybox"].contains(&name) {
         return "shell";
     }
-    if ctx.rules.path_rule(path).is_some() {
+    if rules.path_rule(path).is_some() {
         return "credentials";
     }
     if [
@@ -125,7 +166,7 @@ fn group(ctx: &Context, path: &str, residue: Option<usize>) -> &'static str {
     {
         return "package manager";
     }
-    match residue.map(|r| ctx.rules.rule(r).def.id.as_str()) {
+    match residue.map(|r| rules.rule(r).def.id.as_str()) {
         Some("residue.go-sources") | Some("residue.git-directory") => "sources",
         Some(id) if id.contains("cache") || id.contains("lists") || id.contains("registry") => {
             "caches"
@@ -145,10 +186,10 @@ pub fn check(ctx: &Context, entry: &Entry) -> PolicyResult {
             .chain(certs::env_bundle(ctx.config))
             .chain(certs::BUNDLES.iter().map(|s| s.to_string())),
     );
-    let base = base_files(ctx);
+    let base = Base::find(ctx);
     // The base's layers (up to the one with the package database) are the
     // base's own.
-    let last_base_layer = base.as_ref().map(|(_, last, _)| *last);
+    let last_base_layer = base.as_ref().map(|b| b.layer);
     let entry_path = entry.resolved.clone();
     let mut total = 0;
     let mut rest = Vec::new();
@@ -164,19 +205,21 @@ pub fn check(ctx: &Context, entry: &Entry) -> PolicyResult {
         rest.push(e);
     }
     // So is what the database owns: its lines are looked up among the rest
-    // (a Debian base lists hundreds of thousands of paths; the rest are
-    // fewer, so this is the cheaper way round).
-    if let Some((_, _, owned)) = &base {
-        let mut left: HashSet<&str> = rest.iter().map(|e| e.path.as_str()).collect();
-        for path in owned {
-            left.remove(path.as_ref());
-        }
+    // (the rest are fewer, so this is the cheaper way round).
+    if let Some(base) = &base {
+        let mut left: FxHashSet<&str> = rest.iter().map(|e| e.path.as_str()).collect();
+        base.disown(&mut left);
         rest.retain(|e| left.contains(e.path.as_str()));
     }
     let mut groups: BTreeMap<&str, (usize, u64, Vec<String>)> = BTreeMap::new();
-    for e in rest {
+    // Matching every path against the credential paths: both cores.
+    let kinds: Vec<&str> = rest
+        .par_iter()
+        .map(|e| group(ctx.rules, &e.path, e.residue))
+        .collect();
+    for (e, kind) in rest.into_iter().zip(kinds) {
         let p = e.path.as_str();
-        let g = groups.entry(group(ctx, p, e.residue)).or_default();
+        let g = groups.entry(kind).or_default();
         g.0 += 1;
         g.1 += e.size;
         if g.2.len() < 5 {
@@ -196,7 +239,7 @@ pub fn check(ctx: &Context, entry: &Entry) -> PolicyResult {
         })
         .collect();
     let base_note = base
-        .map(|(b, l, _)| format!("; base recognised: {b} in layer {l}"))
+        .map(|b| format!("; base recognised: {} in layer {}", b.name, b.layer))
         .unwrap_or_default();
     let (status, message) = if extra == 0 {
         (

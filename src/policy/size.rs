@@ -4,23 +4,29 @@
 
 use super::{human, outcome, Context, SizeBasis, Status};
 use crate::layer::EntryKind;
-use crate::merge::State;
 use crate::report::PolicyResult;
 use serde_json::json;
 
 pub fn check(ctx: &Context) -> PolicyResult {
     let uncompressed: u64 = ctx.layers.iter().map(|l| l.size).sum();
     let compressed: u64 = ctx.layer_refs.iter().map(|l| l.compressed_size).sum();
-    let wasted: u64 = ctx
+    // Bytes of files that are not in the final filesystem: every file
+    // written, less those the final tree still points at (no path lookups).
+    let written: u64 = ctx
         .layers
         .iter()
-        .enumerate()
-        .flat_map(|(i, l)| l.entries.iter().enumerate().map(move |(j, e)| (i, j, e)))
-        .filter(|(i, j, e)| {
-            e.kind == EntryKind::File && ctx.fs.tree.state(*i, *j, &e.path) != State::Present
-        })
-        .map(|(_, _, e)| e.size)
+        .flat_map(|l| &l.entries)
+        .filter(|e| e.kind == EntryKind::File)
+        .map(|e| e.size)
         .sum();
+    let kept: u64 = ctx
+        .fs
+        .tree
+        .iter(ctx.layers)
+        .filter(|(_, e)| e.kind == EntryKind::File)
+        .map(|(_, e)| e.size)
+        .sum();
+    let wasted = written - kept;
     let (basis, measured) = match ctx.opts.size_basis {
         SizeBasis::Uncompressed => ("uncompressed", uncompressed),
         SizeBasis::Compressed => ("compressed", compressed),
@@ -78,8 +84,13 @@ fn where_the_bytes_are(ctx: &Context, wasted: u64) -> Vec<String> {
         .files()
         .map(|(_, e)| (e.size, e.path.as_str()))
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-    for (size, path) in files.iter().take(10) {
+    let largest = |a: &(u64, &str), b: &(u64, &str)| b.0.cmp(&a.0).then(a.1.cmp(b.1));
+    if files.len() > 10 {
+        files.select_nth_unstable_by(10, largest);
+        files.truncate(10);
+    }
+    files.sort_by(largest);
+    for (size, path) in &files {
         out.push(format!("file {path}: {}", human(*size)));
     }
     if wasted > 0 {

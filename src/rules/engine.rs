@@ -472,6 +472,11 @@ impl RuleSet {
     }
 
     fn first_path_match(&self, set: &RegexSet, idx: &[usize], path: &str) -> Option<usize> {
+        // Most paths match nothing, and telling so is cheaper than
+        // listing the matches.
+        if !set.is_match(path.as_bytes()) {
+            return None;
+        }
         set.matches(path.as_bytes()).iter().next().map(|k| idx[k])
     }
 
