@@ -18,7 +18,11 @@
 //! the keyword in those strings, before a hit, and only where the bytes
 //! before the hit are the ones those strings have there: `starts` lists
 //! them per keyword and the regex runs anchored there, a few bytes per hit
-//! (and not at all before a `token` that is not `access_token`).
+//! (and not at all before a `token` that is not `access_token`). Each start
+//! also knows the bytes that can follow the keyword in a match: the opening
+//! string's next byte, or the first bytes of the rest of the pattern (the
+//! generic rule's `token` must be followed by a quote, a blank, `:` or `=`,
+//! so a `tokens` or `token.` runs no regex).
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -38,17 +42,50 @@ pub struct Reach {
 
 /// What an opening string holds before its first keyword (lowercased): a
 /// match can start that many bytes before a hit of the keyword, where
-/// these bytes are.
+/// these bytes are, and where the byte after the keyword is one of `next`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lead(pub Vec<u8>);
+pub struct Lead {
+    pub head: Vec<u8>,
+    /// The keyword's length.
+    keyword: usize,
+    /// The bytes (lowercased) that can follow the keyword in a match;
+    /// `None`: any, or the match can end there.
+    next: Option<Bytes>,
+}
 
 impl Lead {
     /// Where a match can start before the keyword hit at `hit` in `data`.
     pub fn start(&self, data: &[u8], hit: usize) -> Option<usize> {
-        let start = hit.checked_sub(self.0.len())?;
-        data[start..hit]
-            .eq_ignore_ascii_case(&self.0)
-            .then_some(start)
+        let start = hit.checked_sub(self.head.len())?;
+        if !data[start..hit].eq_ignore_ascii_case(&self.head) {
+            return None;
+        }
+        match (&self.next, data.get(hit + self.keyword)) {
+            (Some(next), Some(&b)) if !next.has(b) => None,
+            _ => Some(start),
+        }
+    }
+}
+
+/// A set of bytes, lowercased.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Bytes([u64; 4]);
+
+impl Bytes {
+    fn add(&mut self, b: u8) {
+        let b = b.to_ascii_lowercase();
+        self.0[usize::from(b / 64)] |= 1 << (b % 64);
+    }
+
+    fn has(&self, b: u8) -> bool {
+        let b = b.to_ascii_lowercase();
+        self.0[usize::from(b / 64)] & 1 << (b % 64) != 0
+    }
+
+    fn union(&mut self, other: &Bytes) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
     }
 }
 
@@ -88,24 +125,122 @@ fn first_keyword(s: &[u8], keywords: &[Vec<u8>]) -> Option<(usize, usize)> {
 /// keyword of every such string is reported, so trying its offset, where
 /// the string's head is there, finds every match.
 fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Vec<Lead>>> {
+    let parts = parts(hir);
     let mut opening: Vec<Vec<u8>> = vec![Vec::new()];
-    for part in parts(hir) {
+    for (i, part) in parts.iter().enumerate() {
         opening = concat(&opening, &strings(part)?)?;
         let firsts: Option<Vec<(usize, usize)>> =
             opening.iter().map(|s| first_keyword(s, keywords)).collect();
         if let Some(firsts) = firsts {
+            let rest = first_bytes(&parts[i + 1..]);
             let mut starts: Vec<Vec<Lead>> = vec![Vec::new(); keywords.len()];
             for (s, (k, offset)) in opening.iter().zip(firsts) {
-                starts[k].push(Lead(s[..offset].to_vec()));
+                let end = offset + keywords[k].len();
+                let next = match s.get(end) {
+                    Some(&b) => {
+                        let mut one = Bytes::default();
+                        one.add(b);
+                        Some(one)
+                    }
+                    None => rest,
+                };
+                starts[k].push(Lead {
+                    head: s[..offset].to_vec(),
+                    keyword: keywords[k].len(),
+                    next,
+                });
             }
             for leads in &mut starts {
-                leads.sort_unstable_by(|a, b| (a.0.len(), &a.0).cmp(&(b.0.len(), &b.0)));
-                leads.dedup();
+                leads
+                    .sort_unstable_by(|a, b| (a.head.len(), &a.head).cmp(&(b.head.len(), &b.head)));
+                // One lead per head, allowing what any of them allows next.
+                leads.dedup_by(|later, kept| {
+                    if later.head != kept.head {
+                        return false;
+                    }
+                    kept.next = match (kept.next, later.next) {
+                        (Some(mut a), Some(b)) => {
+                            a.union(&b);
+                            Some(a)
+                        }
+                        _ => None,
+                    };
+                    true
+                });
             }
             return Some(starts);
         }
     }
     None
+}
+
+/// The bytes a match of `parts`, one after the other, can start with, or
+/// `None` when that match can be empty or its first bytes are not known.
+fn first_bytes(parts: &[&Hir]) -> Option<Bytes> {
+    let mut set = Bytes::default();
+    for part in parts {
+        let (first, empty) = first_of(part)?;
+        set.union(&first);
+        if !empty {
+            return Some(set);
+        }
+    }
+    None
+}
+
+/// The bytes a match of `hir` can start with, and whether it can be empty.
+fn first_of(hir: &Hir) -> Option<(Bytes, bool)> {
+    let mut set = Bytes::default();
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some((set, true)),
+        HirKind::Literal(lit) => match lit.0.first() {
+            Some(&b) => {
+                set.add(b);
+                Some((set, false))
+            }
+            None => Some((set, true)),
+        },
+        HirKind::Class(Class::Bytes(c)) => {
+            for r in c.ranges() {
+                (r.start()..=r.end()).for_each(|b| set.add(b));
+            }
+            Some((set, false))
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            for r in c.ranges() {
+                let (start, end) = (u8::try_from(r.start()).ok()?, u8::try_from(r.end()).ok()?);
+                if !end.is_ascii() {
+                    return None;
+                }
+                (start..=end).for_each(|b| set.add(b));
+            }
+            Some((set, false))
+        }
+        HirKind::Capture(group) => first_of(&group.sub),
+        HirKind::Repetition(rep) => {
+            let (first, empty) = first_of(&rep.sub)?;
+            Some((first, empty || rep.min == 0))
+        }
+        HirKind::Concat(parts) => {
+            for part in parts {
+                let (first, empty) = first_of(part)?;
+                set.union(&first);
+                if !empty {
+                    return Some((set, false));
+                }
+            }
+            Some((set, true))
+        }
+        HirKind::Alternation(branches) => {
+            let mut any_empty = false;
+            for b in branches {
+                let (first, empty) = first_of(b)?;
+                set.union(&first);
+                any_empty |= empty;
+            }
+            Some((set, any_empty))
+        }
+    }
 }
 
 /// Every `head` followed by every `tail`, if not too many.
@@ -231,7 +366,7 @@ mod tests {
             per_keyword
                 .iter()
                 .map(|leads| {
-                    let mut at: Vec<usize> = leads.iter().map(|l| l.0.len()).collect();
+                    let mut at: Vec<usize> = leads.iter().map(|l| l.head.len()).collect();
                     at.dedup();
                     at
                 })
@@ -242,19 +377,16 @@ mod tests {
     fn heads(leads: &[Lead]) -> Vec<&str> {
         leads
             .iter()
-            .map(|l| std::str::from_utf8(&l.0).unwrap())
+            .map(|l| std::str::from_utf8(&l.head).unwrap())
             .collect()
     }
 
     #[test]
     fn a_keyword_prefix_bounds_the_lead() {
+        let r = of("ghp_[A-Za-z0-9]{36}", &["ghp_"]).unwrap();
         assert_eq!(
-            of("ghp_[A-Za-z0-9]{36}", &["ghp_"]),
-            Some(Reach {
-                before: 0,
-                after: 40,
-                starts: Some(vec![vec![Lead(vec![])]])
-            })
+            (r.before, r.after, offsets(&r)),
+            (0, 40, Some(vec![vec![0]]))
         );
         // Case-insensitive alternatives, optional separators, a class prefix.
         let r = of(
@@ -300,6 +432,42 @@ mod tests {
         let r = of(r"\b[a-z][a-z0-9+.-]{1,15}://[a-z]{1,9}@", &["://"]).unwrap();
         assert_eq!(r.before, 16);
         assert_eq!(r.starts, None);
+    }
+
+    #[test]
+    fn a_start_needs_a_byte_the_pattern_allows_after_the_keyword() {
+        let r = of(
+            r"(?i)(?:passwd|secret[_-]?key|secret|access[_-]?token|token)[ \t]?=(?P<secret>[a-z]{8})",
+            &["passwd", "secret", "token"],
+        )
+        .unwrap();
+        let leads = r.starts.as_ref().unwrap();
+        let found = |k: usize, data: &[u8], hit: usize| -> Vec<usize> {
+            leads[k].iter().filter_map(|l| l.start(data, hit)).collect()
+        };
+        // After `token`: a blank or `=` (the rest of the pattern).
+        assert_eq!(found(2, b"token=", 0), [0]);
+        assert_eq!(found(2, b"TOKEN\t", 0), [0]);
+        assert_eq!(found(2, b"tokens", 0), Vec::<usize>::new());
+        assert_eq!(found(2, b"token.x", 0), Vec::<usize>::new());
+        assert_eq!(
+            found(2, b"access_token =", 7),
+            [7, 0],
+            "token =, access_token ="
+        );
+        assert_eq!(found(2, b"access_tokens", 7), Vec::<usize>::new());
+        // After `secret`: `_`, `-` or `k` (secret_key...), or what follows
+        // a bare `secret`, in any case.
+        assert_eq!(found(1, b"secretKey=", 0), [0]);
+        assert_eq!(found(1, b"secret-key=", 0), [0]);
+        assert_eq!(found(1, b"secret =", 0), [0]);
+        assert_eq!(found(1, b"secrets", 0), Vec::<usize>::new());
+        // At the end of the buffer nothing is known: the search runs.
+        assert_eq!(found(2, b"token", 0), [0]);
+        // A pattern that can end right after the keyword allows anything.
+        let r = of("(?:x|y)?token(?:=[a-z]{4})?", &["token"]).unwrap();
+        let leads = &r.starts.as_ref().unwrap()[0];
+        assert!(leads.iter().any(|l| l.start(b"tokens", 0) == Some(0)));
     }
 
     #[test]
