@@ -114,7 +114,7 @@ impl Base<'_> {
     /// Takes the paths the database owns out of `left`. A Debian base lists
     /// hundreds of thousands of paths, so they are looked up as they are
     /// read, never collected.
-    fn disown(&self, left: &mut FxHashSet<&str>) {
+    fn disown<'r>(&self, left: &mut FxHashSet<&'r str>) {
         match &self.db {
             Db::Apk(db) => {
                 let mut dir = "";
@@ -127,19 +127,20 @@ impl Base<'_> {
                 }
             }
             Db::Dpkg(lists) => {
-                // Both cores read lists; lookups only, then one removal pass.
-                let owned: Vec<String> = lists
+                // Both cores read lists; lookups only (the set's own keys
+                // come back, nothing is copied), then one removal pass.
+                let set: &FxHashSet<&'r str> = left;
+                let owned: Vec<&'r str> = lists
                     .par_iter()
                     .flat_map_iter(|list| {
                         String::from_utf8_lossy(list)
                             .lines()
-                            .filter(|line| left.contains(line))
-                            .map(str::to_string)
+                            .filter_map(|line| set.get(line).copied())
                             .collect::<Vec<_>>()
                     })
                     .collect();
-                for path in &owned {
-                    left.remove(path.as_str());
+                for path in owned {
+                    left.remove(path);
                 }
             }
         }

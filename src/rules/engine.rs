@@ -245,9 +245,9 @@ impl Rule {
         (re.create_cache(), re.create_captures())
     }
 
-    /// Appends the first match of this (secret) rule, number `index`, in
-    /// `input` if any (look-around sees past the range's ends), and
-    /// returns its end.
+    /// Finds the first match of this (secret) rule, number `index`, in
+    /// `input` (look-around sees past the range's ends), appends it when its
+    /// secret passes the entropy floor and allow-list, and returns its end.
     fn search(
         &self,
         index: usize,
@@ -255,27 +255,19 @@ impl Rule {
         input: Input,
         out: &mut Vec<ContentMatch>,
     ) -> Option<usize> {
-        self.built().regex.search_captures_with(cache, &input, caps);
-        let end = caps.get_match()?.end();
-        self.record(index, input.haystack(), caps, out);
-        Some(end)
-    }
-
-    /// Appends a match if its secret passes the entropy floor and allow-list.
-    fn record(&self, index: usize, data: &[u8], caps: &Captures, out: &mut Vec<ContentMatch>) {
-        let (Some(whole), Some(secret)) = (
-            caps.get_match(),
-            caps.get_group(self.built().secret_group.unwrap_or(0)),
-        ) else {
-            return;
-        };
-        if self.accepts(&data[secret.range()]) {
-            out.push(ContentMatch {
-                rule: index,
-                span: whole.range(),
-                secret: secret.range(),
-            });
+        let built = self.built();
+        built.regex.search_captures_with(cache, &input, caps);
+        let whole = caps.get_match()?;
+        if let Some(secret) = caps.get_group(built.secret_group.unwrap_or(0)) {
+            if self.accepts(&input.haystack()[secret.range()]) {
+                out.push(ContentMatch {
+                    rule: index,
+                    span: whole.range(),
+                    secret: secret.range(),
+                });
+            }
         }
+        Some(whole.end())
     }
 
     /// Whether a path-restricted rule applies to this file.
@@ -450,7 +442,7 @@ impl RuleSet {
                     }) => starts.extend(
                         leads[local]
                             .iter()
-                            .filter_map(|lead| lead.start(data, at.start))
+                            .filter_map(|lead| lead.start(data, &at))
                             .map(|s| (r, s)),
                     ),
                     Some(reach) => windows.push((

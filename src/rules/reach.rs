@@ -25,6 +25,7 @@
 //! so a `tokens` or `token.` runs no regex).
 
 use regex_syntax::hir::{Class, Hir, HirKind};
+use std::ops::{Range, RangeInclusive};
 
 /// At most this many strings are enumerated for a part of a pattern.
 const MOST_STRINGS: usize = 256;
@@ -46,8 +47,6 @@ pub struct Reach {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lead {
     pub head: Vec<u8>,
-    /// The keyword's length.
-    keyword: usize,
     /// The bytes (lowercased) that can follow the keyword in a match;
     /// `None`: any, or the match can end there.
     next: Option<Bytes>,
@@ -55,15 +54,18 @@ pub struct Lead {
 
 impl Lead {
     /// Where a match can start before the keyword hit at `hit` in `data`.
-    pub fn start(&self, data: &[u8], hit: usize) -> Option<usize> {
-        let start = hit.checked_sub(self.head.len())?;
-        if !data[start..hit].eq_ignore_ascii_case(&self.head) {
-            return None;
+    /// The byte after the keyword is checked first: one lookup, and the
+    /// check that turns most hits away.
+    pub fn start(&self, data: &[u8], hit: &Range<usize>) -> Option<usize> {
+        if let (Some(next), Some(&b)) = (&self.next, data.get(hit.end)) {
+            if !next.has(b) {
+                return None;
+            }
         }
-        match (&self.next, data.get(hit + self.keyword)) {
-            (Some(next), Some(&b)) if !next.has(b) => None,
-            _ => Some(start),
-        }
+        let start = hit.start.checked_sub(self.head.len())?;
+        data[start..hit.start]
+            .eq_ignore_ascii_case(&self.head)
+            .then_some(start)
     }
 }
 
@@ -146,7 +148,6 @@ fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Vec<Lead>>> {
                 };
                 starts[k].push(Lead {
                     head: s[..offset].to_vec(),
-                    keyword: keywords[k].len(),
                     next,
                 });
             }
@@ -177,15 +178,23 @@ fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Vec<Lead>>> {
 /// The bytes a match of `parts`, one after the other, can start with, or
 /// `None` when that match can be empty or its first bytes are not known.
 fn first_bytes(parts: &[&Hir]) -> Option<Bytes> {
+    match first_of_sequence(parts.iter().copied())? {
+        (set, false) => Some(set),
+        (_, true) => None,
+    }
+}
+
+/// [`first_of`] for parts one after the other.
+fn first_of_sequence<'h>(parts: impl IntoIterator<Item = &'h Hir>) -> Option<(Bytes, bool)> {
     let mut set = Bytes::default();
     for part in parts {
         let (first, empty) = first_of(part)?;
         set.union(&first);
         if !empty {
-            return Some(set);
+            return Some((set, false));
         }
     }
-    None
+    Some((set, true))
 }
 
 /// The bytes a match of `hir` can start with, and whether it can be empty.
@@ -200,20 +209,11 @@ fn first_of(hir: &Hir) -> Option<(Bytes, bool)> {
             }
             None => Some((set, true)),
         },
-        HirKind::Class(Class::Bytes(c)) => {
-            for r in c.ranges() {
-                (r.start()..=r.end()).for_each(|b| set.add(b));
-            }
-            Some((set, false))
-        }
-        HirKind::Class(Class::Unicode(c)) => {
-            for r in c.ranges() {
-                let (start, end) = (u8::try_from(r.start()).ok()?, u8::try_from(r.end()).ok()?);
-                if !end.is_ascii() {
-                    return None;
-                }
-                (start..=end).for_each(|b| set.add(b));
-            }
+        HirKind::Class(class) => {
+            class_ranges(class)?
+                .into_iter()
+                .flatten()
+                .for_each(|b| set.add(b));
             Some((set, false))
         }
         HirKind::Capture(group) => first_of(&group.sub),
@@ -221,16 +221,7 @@ fn first_of(hir: &Hir) -> Option<(Bytes, bool)> {
             let (first, empty) = first_of(&rep.sub)?;
             Some((first, empty || rep.min == 0))
         }
-        HirKind::Concat(parts) => {
-            for part in parts {
-                let (first, empty) = first_of(part)?;
-                set.union(&first);
-                if !empty {
-                    return Some((set, false));
-                }
-            }
-            Some((set, true))
-        }
+        HirKind::Concat(parts) => first_of_sequence(parts),
         HirKind::Alternation(branches) => {
             let mut any_empty = false;
             for b in branches {
@@ -318,27 +309,30 @@ fn strings(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     (out.len() <= MOST_STRINGS).then_some(out)
 }
 
+/// The byte ranges of a class, `None` for one that reaches past ASCII in
+/// Unicode (over bytes, as the rules are parsed, classes are bytes).
+fn class_ranges(class: &Class) -> Option<Vec<RangeInclusive<u8>>> {
+    Some(match class {
+        Class::Bytes(c) => c.ranges().iter().map(|r| r.start()..=r.end()).collect(),
+        Class::Unicode(c) => c
+            .ranges()
+            .iter()
+            .map(|r| {
+                let (start, end) = (u8::try_from(r.start()).ok()?, u8::try_from(r.end()).ok()?);
+                end.is_ascii().then_some(start..=end)
+            })
+            .collect::<Option<_>>()?,
+    })
+}
+
 /// The bytes (lowercased) of a small class: `[pP]`, `[_.;-]`.
 fn class_bytes(class: &Class) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
-    match class {
-        Class::Bytes(c) => {
-            for r in c.ranges() {
-                if usize::from(r.end() - r.start()) >= MOST_CLASS_BYTES {
-                    return None;
-                }
-                bytes.extend((r.start()..=r.end()).map(|b| b.to_ascii_lowercase()));
-            }
+    for r in class_ranges(class)? {
+        if usize::from(r.end() - r.start()) >= MOST_CLASS_BYTES {
+            return None;
         }
-        Class::Unicode(c) => {
-            for r in c.ranges() {
-                let (start, end) = (u8::try_from(r.start()).ok()?, u8::try_from(r.end()).ok()?);
-                if !end.is_ascii() || usize::from(end - start) >= MOST_CLASS_BYTES {
-                    return None;
-                }
-                bytes.extend((start..=end).map(|b| b.to_ascii_lowercase()));
-            }
-        }
+        bytes.extend(r.map(|b| b.to_ascii_lowercase()));
     }
     bytes.sort_unstable();
     bytes.dedup();
@@ -408,7 +402,11 @@ mod tests {
         // Only where the head is there, in any case.
         let data = b"x ACCESS_token Access-Token AccessTOKEN my_token .pwd";
         let found = |k: usize, hit: usize| -> Vec<usize> {
-            leads[k].iter().filter_map(|l| l.start(data, hit)).collect()
+            let hit = hit..hit + [6, 6, 5, 3][k];
+            leads[k]
+                .iter()
+                .filter_map(|l| l.start(data, &hit))
+                .collect()
         };
         assert_eq!(found(2, 9), [2], "access_ before the hit");
         assert_eq!(found(2, 22), [15], "access-");
@@ -443,7 +441,11 @@ mod tests {
         .unwrap();
         let leads = r.starts.as_ref().unwrap();
         let found = |k: usize, data: &[u8], hit: usize| -> Vec<usize> {
-            leads[k].iter().filter_map(|l| l.start(data, hit)).collect()
+            let hit = hit..hit + [6, 6, 5][k];
+            leads[k]
+                .iter()
+                .filter_map(|l| l.start(data, &hit))
+                .collect()
         };
         // After `token`: a blank or `=` (the rest of the pattern).
         assert_eq!(found(2, b"token=", 0), [0]);
@@ -467,7 +469,7 @@ mod tests {
         // A pattern that can end right after the keyword allows anything.
         let r = of("(?:x|y)?token(?:=[a-z]{4})?", &["token"]).unwrap();
         let leads = &r.starts.as_ref().unwrap()[0];
-        assert!(leads.iter().any(|l| l.start(b"tokens", 0) == Some(0)));
+        assert!(leads.iter().any(|l| l.start(b"tokens", &(0..5)) == Some(0)));
     }
 
     #[test]
