@@ -439,12 +439,7 @@ impl RuleSet {
                     Some(Reach {
                         starts: Some(leads),
                         ..
-                    }) => starts.extend(
-                        leads[local]
-                            .iter()
-                            .filter_map(|lead| lead.start(data, &at))
-                            .map(|s| (r, s)),
-                    ),
+                    }) => starts.extend(leads[local].starts(data, &at).map(|s| (r, s))),
                     Some(reach) => windows.push((
                         r,
                         at.start.saturating_sub(reach.before)

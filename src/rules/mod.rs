@@ -2,11 +2,13 @@
 //! extendable with `--rules FILE`. Matching is two-stage: an Aho-Corasick
 //! literal prefilter (Teddy) picks candidate rules, then each candidate's regex runs.
 
+mod buckets;
 mod check;
 mod engine;
 mod model;
 mod nibble;
 mod prefilter;
+mod rarity;
 mod reach;
 
 pub use check::{check_examples, ExampleFailure};

@@ -33,7 +33,7 @@
 //! extra rule files), an overlapping Aho-Corasick search over the keywords
 //! themselves gives the same answer.
 
-use super::nibble::Nibble;
+use super::nibble::{self, Nibble};
 use aho_corasick::packed::{self, Searcher};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind, Span};
 use anyhow::{Context, Result};
@@ -59,14 +59,30 @@ const MOST_TO_MERGE: usize = 128;
 const MOST_GROUPS: usize = 8;
 
 pub struct Prefilter {
-    /// One AVX-512 pass over all needles, where the CPU has it.
-    nibble: Option<Nibble>,
-    /// One searcher per group, with the needle of each of its patterns.
-    teddy: Option<Vec<(Searcher, Vec<usize>)>>,
-    fallback: AhoCorasick,
+    search: Search,
     keywords: Vec<Vec<u8>>,
-    /// For each needle, the keywords holding it and the needle's offset in each.
-    holders: Vec<Vec<(usize, usize)>>,
+    /// For each needle, the keywords holding it, the needle's offset in
+    /// each, and whether the keyword is the needle (found, so no check).
+    holders: Vec<Vec<(usize, usize, bool)>>,
+}
+
+/// How the needles (or keywords) are searched for, fastest first.
+enum Search {
+    /// One AVX-512 pass over all needles, where the CPU has it.
+    Nibble(Box<Nibble>),
+    /// One searcher per group, with the needle of each of its patterns.
+    Teddy(Vec<(Searcher, Vec<usize>)>),
+    /// An overlapping automaton over the keywords themselves.
+    Keywords(AhoCorasick),
+}
+
+/// The searches by rank, to start below the best in tests.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Way {
+    Nibble,
+    Teddy,
+    #[cfg(test)]
+    Keywords,
 }
 
 thread_local! {
@@ -121,15 +137,15 @@ fn best_shared(needles: &[Vec<u8>], min_len: usize, longest_first: bool) -> Opti
         .map(|(s, _)| s.to_vec())
 }
 
-/// The needles for `keywords`: at most [`MERGE_TO`] where shared substrings
+/// The needles for `keywords`: at most `most` where shared substrings
 /// allow, preferring long (rare) ones, none a substring of another.
-fn needles(keywords: &[Vec<u8>]) -> Vec<Vec<u8>> {
+fn needles(keywords: &[Vec<u8>], most: usize) -> Vec<Vec<u8>> {
     let mut needles = without_holders(keywords.to_vec());
     if needles.len() > MOST_TO_MERGE {
         return needles;
     }
     for (min_len, longest_first) in [(RARE, true), (FINGERPRINT, false)] {
-        while needles.len() > MERGE_TO {
+        while needles.len() > most {
             let Some(shared) = best_shared(&needles, min_len, longest_first) else {
                 break;
             };
@@ -172,44 +188,68 @@ fn groups(needles: &[Vec<u8>]) -> Vec<Vec<usize>> {
     out
 }
 
+/// One Teddy searcher per group of `needles`, unless too many are needed.
+fn teddy(needles: &[Vec<u8>]) -> Option<Vec<(Searcher, Vec<usize>)>> {
+    groups(needles)
+        .into_iter()
+        .map(|group| {
+            let mut b = packed::Config::new()
+                .match_kind(packed::MatchKind::LeftmostLongest)
+                .builder();
+            b.extend(group.iter().map(|&n| &needles[n]));
+            b.build().map(|searcher| (searcher, group))
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|groups| !groups.is_empty() && groups.len() <= MOST_GROUPS)
+}
+
 impl Prefilter {
     /// `keywords` match ASCII-case-insensitively (any bytes).
     pub fn new(keywords: &[String]) -> Result<Prefilter> {
+        Prefilter::from(keywords, Way::Nibble)
+    }
+
+    /// The prefilter with the best search from `way` down. The AVX-512 pass
+    /// takes more needles than Teddy, so fewer keywords share one (`_auth`
+    /// and `"auth"` are two needles there, not `auth`, which `author` holds).
+    fn from(keywords: &[String], way: Way) -> Result<Prefilter> {
         let keywords: Vec<Vec<u8>> = keywords
             .iter()
             .map(|k| k.as_bytes().to_ascii_lowercase())
             .collect();
-        let needles = needles(&keywords);
-        let mut holders = vec![Vec::new(); needles.len()];
-        for (k, kw) in keywords.iter().enumerate() {
-            let (n, at) = needles
-                .iter()
-                .enumerate()
-                .find_map(|(n, needle)| position(kw, needle).map(|at| (n, at)))
-                .expect("every keyword holds a needle");
-            holders[n].push((k, at));
+        let mut chosen = None;
+        if way <= Way::Nibble {
+            let needles = needles(&keywords, nibble::MOST_NEEDLES);
+            chosen = Nibble::new(&needles).map(|f| (Search::Nibble(Box::new(f)), needles));
         }
-        let nibble = Nibble::new(&needles);
-        let teddy = groups(&needles)
-            .into_iter()
-            .map(|group| {
-                let mut b = packed::Config::new()
-                    .match_kind(packed::MatchKind::LeftmostLongest)
-                    .builder();
-                b.extend(group.iter().map(|&n| &needles[n]));
-                b.build().map(|searcher| (searcher, group))
-            })
-            .collect::<Option<Vec<_>>>()
-            .filter(|groups| !groups.is_empty() && groups.len() <= MOST_GROUPS);
-        let fallback = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&keywords)
-            .context("building the keyword prefilter")?;
+        if chosen.is_none() && way <= Way::Teddy {
+            let needles = needles(&keywords, MERGE_TO);
+            chosen = teddy(&needles).map(|t| (Search::Teddy(t), needles));
+        }
+        let (search, needles) = match chosen {
+            Some(chosen) => chosen,
+            None => {
+                let automaton = AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&keywords)
+                    .context("building the keyword prefilter")?;
+                (Search::Keywords(automaton), Vec::new())
+            }
+        };
+        let mut holders = vec![Vec::new(); needles.len()];
+        if !needles.is_empty() {
+            for (k, kw) in keywords.iter().enumerate() {
+                let (n, at) = needles
+                    .iter()
+                    .enumerate()
+                    .find_map(|(n, needle)| position(kw, needle).map(|at| (n, at)))
+                    .expect("every keyword holds a needle");
+                holders[n].push((k, at, kw == &needles[n]));
+            }
+        }
         Ok(Prefilter {
-            nibble,
-            teddy,
-            fallback,
+            search,
             keywords,
             holders,
         })
@@ -218,27 +258,27 @@ impl Prefilter {
     /// Calls `hit` with the index and the place of every occurrence of a
     /// keyword in `data`, in no particular order.
     pub fn find(&self, data: &[u8], mut hit: impl FnMut(usize, Range<usize>)) {
-        if let Some(nibble) = &self.nibble {
-            nibble.find(data, |needle, at| self.report(data, needle, at, &mut hit));
-            return;
-        }
-        let Some(groups) = &self.teddy else {
-            for m in self.fallback.find_overlapping_iter(data) {
-                hit(m.pattern().as_usize(), m.range());
+        match &self.search {
+            Search::Nibble(nibble) => {
+                nibble.find(data, |needle, at| self.report(data, needle, at, &mut hit));
             }
-            return;
-        };
-        LOWER.with_borrow_mut(|lower| {
-            lower.clear();
-            lower.extend(data.iter().map(u8::to_ascii_lowercase));
-            for (teddy, needles) in groups {
-                let mut at = 0;
-                while let Some(m) = teddy.find_in(&lower[..], Span::from(at..lower.len())) {
-                    self.report(data, needles[m.pattern().as_usize()], m.start(), &mut hit);
-                    at = m.start() + 1;
+            Search::Teddy(groups) => LOWER.with_borrow_mut(|lower| {
+                lower.clear();
+                lower.extend(data.iter().map(u8::to_ascii_lowercase));
+                for (teddy, needles) in groups {
+                    let mut at = 0;
+                    while let Some(m) = teddy.find_in(&lower[..], Span::from(at..lower.len())) {
+                        self.report(data, needles[m.pattern().as_usize()], m.start(), &mut hit);
+                        at = m.start() + 1;
+                    }
+                }
+            }),
+            Search::Keywords(automaton) => {
+                for m in automaton.find_overlapping_iter(data) {
+                    hit(m.pattern().as_usize(), m.range());
                 }
             }
-        });
+        }
     }
 
     /// Reports each keyword holding `needle` that occurs where the needle
@@ -250,15 +290,16 @@ impl Prefilter {
         at: usize,
         hit: &mut impl FnMut(usize, Range<usize>),
     ) {
-        for &(k, offset) in &self.holders[needle] {
+        for &(k, offset, itself) in &self.holders[needle] {
             let Some(start) = at.checked_sub(offset) else {
                 continue;
             };
             let keyword = &self.keywords[k];
             let place = start..start + keyword.len();
-            if data
-                .get(place.clone())
-                .is_some_and(|w| w.eq_ignore_ascii_case(keyword))
+            if itself
+                || data
+                    .get(place.clone())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(keyword))
             {
                 hit(k, place);
             }
@@ -358,7 +399,7 @@ mod tests {
             kws.len()
         );
         let lower: Vec<Vec<u8>> = kws.iter().map(|k| k.as_bytes().to_vec()).collect();
-        let n = needles(&lower);
+        let n = needles(&lower, MERGE_TO);
         assert!(n.len() <= MERGE_TO, "{} needles", n.len());
         for a in &n {
             // Short needles are short keywords, not merges.
@@ -423,18 +464,11 @@ mod tests {
         let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
         // The AVX-512 pass (where the CPU has it), the Teddy passes, the
         // automaton.
-        let mut paths = Vec::new();
-        for path in 0..3 {
-            let mut p = Prefilter::new(&kws).unwrap();
-            if path >= 1 {
-                p.nibble = None;
-            }
-            if path == 2 {
-                p.teddy = None;
-            }
-            paths.push(p);
-        }
-        assert!(paths[1].teddy.is_some());
+        let paths: Vec<Prefilter> = [Way::Nibble, Way::Teddy, Way::Keywords]
+            .into_iter()
+            .map(|way| Prefilter::from(&kws, way).unwrap())
+            .collect();
+        assert!(matches!(paths[1].search, Search::Teddy(_)));
         for seed in 1..40u64 {
             for len in [40, 700, 5000] {
                 let data = sprinkled(&kws, len, seed);
@@ -457,7 +491,7 @@ mod tests {
             .map(|i| format!("{}{}q", (b'a' + (i % 26) as u8) as char, i))
             .collect();
         let lower: Vec<Vec<u8>> = kws.iter().map(|k| k.as_bytes().to_vec()).collect();
-        let n = needles(&lower);
+        let n = needles(&lower, MERGE_TO);
         let mut grouped: Vec<usize> = groups(&n).concat();
         grouped.sort_unstable();
         assert_eq!(
@@ -479,9 +513,9 @@ mod tests {
         let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
         let p = Prefilter::new(&kws).unwrap();
         assert!(
-            p.teddy.is_none(),
+            matches!(p.search, Search::Keywords(_)),
             "{} groups",
-            groups(&needles(&p.keywords)).len()
+            groups(&needles(&p.keywords, MERGE_TO)).len()
         );
         for seed in 1..5u64 {
             let data = sprinkled(&kws, 3000, seed);
@@ -493,9 +527,7 @@ mod tests {
     fn the_fallback_gives_the_same_answer() {
         let kws = ["secret", "secret_access_key", "ab", "bcd"];
         let owned: Vec<String> = kws.iter().map(|s| s.to_string()).collect();
-        let mut p = Prefilter::new(&owned).unwrap();
-        p.nibble = None;
-        p.teddy = None;
+        let p = Prefilter::from(&owned, Way::Keywords).unwrap();
         let data = b"xx SECRET_ACCESS_KEY abcd";
         assert_eq!(found(&p, data), brute(&kws, data));
     }

@@ -38,15 +38,46 @@ pub struct Reach {
     pub after: usize,
     /// For each keyword (in the rule's order), where before its hits a
     /// match can start; `None` when the opening strings cannot be listed.
-    pub starts: Option<Vec<Vec<Lead>>>,
+    pub starts: Option<Vec<Leads>>,
+}
+
+/// The leads of one keyword, and the bytes any of them allows after it:
+/// one lookup turns away a hit none of them can start from (`tokens` for
+/// the seven heads of the generic rule's `token`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leads {
+    list: Vec<Lead>,
+    next: Option<Bytes>,
+}
+
+impl Leads {
+    fn new(list: Vec<Lead>) -> Leads {
+        let next = list.iter().try_fold(Bytes::default(), |mut all, lead| {
+            all.union(&lead.next?);
+            Some(all)
+        });
+        Leads { list, next }
+    }
+
+    /// Where matches can start before the keyword hit at `hit` in `data`.
+    pub fn starts<'a>(
+        &'a self,
+        data: &'a [u8],
+        hit: &'a Range<usize>,
+    ) -> impl Iterator<Item = usize> + 'a {
+        let none =
+            matches!((&self.next, data.get(hit.end)), (Some(next), Some(&b)) if !next.has(b));
+        let list = if none { &[][..] } else { &self.list[..] };
+        list.iter().filter_map(|lead| lead.start(data, hit))
+    }
 }
 
 /// What an opening string holds before its first keyword (lowercased): a
 /// match can start that many bytes before a hit of the keyword, where
 /// these bytes are, and where the byte after the keyword is one of `next`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lead {
-    pub head: Vec<u8>,
+struct Lead {
+    head: Vec<u8>,
     /// The bytes (lowercased) that can follow the keyword in a match;
     /// `None`: any, or the match can end there.
     next: Option<Bytes>,
@@ -56,7 +87,7 @@ impl Lead {
     /// Where a match can start before the keyword hit at `hit` in `data`.
     /// The byte after the keyword is checked first: one lookup, and the
     /// check that turns most hits away.
-    pub fn start(&self, data: &[u8], hit: &Range<usize>) -> Option<usize> {
+    fn start(&self, data: &[u8], hit: &Range<usize>) -> Option<usize> {
         if let (Some(next), Some(&b)) = (&self.next, data.get(hit.end)) {
             if !next.has(b) {
                 return None;
@@ -126,7 +157,7 @@ fn first_keyword(s: &[u8], keywords: &[Vec<u8>]) -> Option<(usize, usize)> {
 /// pattern opens with can be listed and each holds a keyword: the first
 /// keyword of every such string is reported, so trying its offset, where
 /// the string's head is there, finds every match.
-fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Vec<Lead>>> {
+fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Leads>> {
     let parts = parts(hir);
     let mut opening: Vec<Vec<u8>> = vec![Vec::new()];
     for (i, part) in parts.iter().enumerate() {
@@ -169,7 +200,7 @@ fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Vec<Lead>>> {
                     true
                 });
             }
-            return Some(starts);
+            return Some(starts.into_iter().map(Leads::new).collect());
         }
     }
     None
@@ -360,7 +391,7 @@ mod tests {
             per_keyword
                 .iter()
                 .map(|leads| {
-                    let mut at: Vec<usize> = leads.iter().map(|l| l.head.len()).collect();
+                    let mut at: Vec<usize> = leads.list.iter().map(|l| l.head.len()).collect();
                     at.dedup();
                     at
                 })
@@ -368,8 +399,9 @@ mod tests {
         })
     }
 
-    fn heads(leads: &[Lead]) -> Vec<&str> {
+    fn heads(leads: &Leads) -> Vec<&str> {
         leads
+            .list
             .iter()
             .map(|l| std::str::from_utf8(&l.head).unwrap())
             .collect()
@@ -403,10 +435,7 @@ mod tests {
         let data = b"x ACCESS_token Access-Token AccessTOKEN my_token .pwd";
         let found = |k: usize, hit: usize| -> Vec<usize> {
             let hit = hit..hit + [6, 6, 5, 3][k];
-            leads[k]
-                .iter()
-                .filter_map(|l| l.start(data, &hit))
-                .collect()
+            leads[k].starts(data, &hit).collect()
         };
         assert_eq!(found(2, 9), [2], "access_ before the hit");
         assert_eq!(found(2, 22), [15], "access-");
@@ -442,10 +471,7 @@ mod tests {
         let leads = r.starts.as_ref().unwrap();
         let found = |k: usize, data: &[u8], hit: usize| -> Vec<usize> {
             let hit = hit..hit + [6, 6, 5][k];
-            leads[k]
-                .iter()
-                .filter_map(|l| l.start(data, &hit))
-                .collect()
+            leads[k].starts(data, &hit).collect()
         };
         // After `token`: a blank or `=` (the rest of the pattern).
         assert_eq!(found(2, b"token=", 0), [0]);
@@ -469,7 +495,7 @@ mod tests {
         // A pattern that can end right after the keyword allows anything.
         let r = of("(?:x|y)?token(?:=[a-z]{4})?", &["token"]).unwrap();
         let leads = &r.starts.as_ref().unwrap()[0];
-        assert!(leads.iter().any(|l| l.start(b"tokens", &(0..5)) == Some(0)));
+        assert!(leads.starts(b"tokens", &(0..5)).any(|s| s == 0));
     }
 
     #[test]
