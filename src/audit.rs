@@ -318,17 +318,45 @@ fn image_report(
     policy: Option<Vec<PolicyResult>>,
 ) -> Result<ImageReport> {
     let tree = FinalTree::build(layers);
-    let fs = FinalFs::new(&tree, layers, fetch);
-    let policy = policy.unwrap_or_else(|| {
-        policy::evaluate(&policy::Context {
-            fs: &fs,
-            config: &img.config,
-            layer_refs: &img.layers,
-            layers,
-            rules,
-            opts: &opts.policy,
-        })
-    });
+    // The policy checks and the rest of the report both read the tree and
+    // not each other: both cores.
+    let (policy, report) = rayon::join(
+        || {
+            policy.unwrap_or_else(|| {
+                policy::evaluate(&policy::Context {
+                    fs: &FinalFs::new(&tree, layers, fetch),
+                    config: &img.config,
+                    layer_refs: &img.layers,
+                    layers,
+                    rules,
+                    opts: &opts.policy,
+                })
+            })
+        },
+        || findings_report(shown, img, layers, &tree, rules, opts),
+    );
+    let mut report = report?;
+    report.policy = policy;
+    crate::suppress::apply(
+        &mut report,
+        &opts.baseline,
+        &opts.ignores,
+        crate::suppress::today(),
+    );
+    report.summary = summarize(&report, tree.len(), opts.fail_on);
+    Ok(report)
+}
+
+/// The report of an image but for its policy checks: findings in layers
+/// and config, known secrets, layers, notes.
+fn findings_report(
+    shown: &str,
+    img: &Image,
+    layers: &[&LayerScan],
+    tree: &FinalTree,
+    rules: &RuleSet,
+    opts: &Options,
+) -> Result<ImageReport> {
     let config_scan = scan_config(rules, &img.config);
     let history_for_layer = img.config.layer_history();
     let created_by = |i: usize| -> (Option<String>, Option<usize>) {
@@ -557,7 +585,7 @@ fn image_report(
             }
         }
     }
-    let mut report = ImageReport {
+    Ok(ImageReport {
         source: shown.to_string(),
         format: img.format.name(),
         tags: img.tags.clone(),
@@ -570,18 +598,10 @@ fn image_report(
         known_secrets,
         dockerfile: opts.dockerfile.as_ref().map(|d| d.path.clone()),
         attestations,
-        policy,
+        policy: vec![],
         notes,
         summary: Summary::default(),
-    };
-    crate::suppress::apply(
-        &mut report,
-        &opts.baseline,
-        &opts.ignores,
-        crate::suppress::today(),
-    );
-    report.summary = summarize(&report, tree.len(), opts.fail_on);
-    Ok(report)
+    })
 }
 
 /// Counts for the summary, after suppression.

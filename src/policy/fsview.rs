@@ -5,18 +5,18 @@
 use crate::layer::{EntryKind, FileEntry, LayerScan};
 use crate::merge::FinalTree;
 use anyhow::{bail, Result};
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Reads the given paths out of layer `index` (the second, targeted pass).
-pub type Fetch<'a> = dyn Fn(usize, &HashSet<String>) -> Result<HashMap<String, Vec<u8>>> + 'a;
+pub type Fetch<'a> =
+    dyn Fn(usize, &HashSet<String>) -> Result<HashMap<String, Vec<u8>>> + Sync + 'a;
 
 pub struct FinalFs<'a> {
     pub tree: &'a FinalTree,
     pub layers: &'a [&'a LayerScan],
     fetch: &'a Fetch<'a>,
-    cache: RefCell<HashMap<String, Rc<Vec<u8>>>>,
+    cache: Mutex<HashMap<String, Arc<Vec<u8>>>>,
 }
 
 const MAX_HOPS: usize = 40;
@@ -55,7 +55,7 @@ impl<'a> FinalFs<'a> {
             tree,
             layers,
             fetch,
-            cache: RefCell::new(HashMap::new()),
+            cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -111,14 +111,14 @@ impl<'a> FinalFs<'a> {
     }
 
     /// The contents of the regular file `path` leads to.
-    pub fn read(&self, path: &str) -> Result<Option<Rc<Vec<u8>>>> {
+    pub fn read(&self, path: &str) -> Result<Option<Arc<Vec<u8>>>> {
         let Some((real, layer, e)) = self.lookup(path) else {
             return Ok(None);
         };
         if e.kind != EntryKind::File {
             return Ok(None);
         }
-        if let Some(data) = self.cache.borrow().get(&real) {
+        if let Some(data) = self.cache.lock().expect("no panic holds it").get(&real) {
             return Ok(Some(data.clone()));
         }
         let data = match self.layers[layer].captured.get(&real) {
@@ -131,8 +131,11 @@ impl<'a> FinalFs<'a> {
                 }
             }
         };
-        let data = Rc::new(data);
-        self.cache.borrow_mut().insert(real, data.clone());
+        let data = Arc::new(data);
+        self.cache
+            .lock()
+            .expect("no panic holds it")
+            .insert(real, data.clone());
         Ok(Some(data))
     }
 

@@ -100,16 +100,23 @@ pub fn evaluate(ctx: &Context) -> Vec<PolicyResult> {
         return vec![];
     }
     let entry = entrypoint::resolve(ctx);
-    let mut out = vec![
-        size::check(ctx),
-        contents::check(ctx, &entry),
-        certs::check(ctx),
-        entrypoint::check(ctx, &entry),
-        entrypoint::check_go(ctx, &entry),
-        settings::ports(ctx),
-        settings::user(ctx),
-        base::check(ctx),
-    ];
+    // size-budget and only-allowed-files go through every file: beside
+    // each other and the rest, on both cores.
+    let ((size, contents), rest) = rayon::join(
+        || rayon::join(|| size::check(ctx), || contents::check(ctx, &entry)),
+        || {
+            [
+                certs::check(ctx),
+                entrypoint::check(ctx, &entry),
+                entrypoint::check_go(ctx, &entry),
+                settings::ports(ctx),
+                settings::user(ctx),
+                base::check(ctx),
+            ]
+        },
+    );
+    let mut out = vec![size, contents];
+    out.extend(rest);
     for r in &mut out {
         if ctx.opts.skip.contains(&r.check) {
             *r = outcome(
