@@ -14,8 +14,8 @@
 //! With VBMI the tables have 64 entries, indexed by a byte's low 6 bits and
 //! by its high 6 bits (`vpermb`); with AVX-512BW alone, 16, by its nibbles
 //! (`vpshufb`), and a bucket passes more combinations of its needles' bytes.
-//! Measured on mixed-1g (1.16 GB) with the built-in 41 needles: 35 ms of CPU
-//! with 6-bit tables, 46 ms with nibbles (0.17 s/GB before needles had rare
+//! Measured on mixed-1g (1.16 GB) with the built-in 41 needles: 35-38 ms of
+//! CPU with 6-bit tables, 46 ms with nibbles (0.17 s/GB before needles had rare
 //! fingerprints and buckets were shared out by the byte model), against 0.32
 //! s/GB for a lowercased copy and two slim AVX2 Teddy passes (aho-corasick's
 //! `packed`, which has no AVX-512 and no case folding). Without AVX-512BW
@@ -193,14 +193,13 @@ impl Nibble {
             }
             buckets[bucket] = group.needles;
         }
-        let f = Nibble {
+        Some(Nibble {
             split,
             low,
             high,
             buckets,
             needles,
-        };
-        Some(f)
+        })
     }
 
     /// Calls `found` with the needle and the position of every occurrence
