@@ -31,6 +31,7 @@ const SHARES: [f64; 256] = {
 };
 
 const fn estimate(b: u8) -> f64 {
+    // Computed for any byte (wrapped into range), used for letters only.
     let letter = LETTERS[(b.to_ascii_lowercase().wrapping_sub(b'a') % 26) as usize] as f64 / 1000.0;
     match b {
         b'a'..=b'z' => 0.55 * letter,
