@@ -57,6 +57,7 @@ struct Needle {
 /// `(word | fold) & keep == value` for the 8 bytes at a place holding the
 /// needle's head: `fold` sets the case bit of letters, `keep` drops the
 /// bytes past a short needle's end.
+#[derive(Default)]
 struct Head {
     fold: u64,
     keep: u64,
@@ -65,11 +66,7 @@ struct Head {
 
 impl Head {
     fn of(needle: &[u8]) -> Head {
-        let mut h = Head {
-            fold: 0,
-            keep: 0,
-            value: 0,
-        };
+        let mut h = Head::default();
         for (i, &c) in needle.iter().take(8).enumerate() {
             let shift = 8 * i;
             h.keep |= 0xff << shift;
@@ -169,18 +166,26 @@ impl Nibble {
                 bytes: n.clone(),
             })
             .collect();
-        let fingerprints: Vec<&[u8]> = needles.iter().map(|n| &n.bytes[n.offset..]).collect();
+        let masks = |split: Split| -> Vec<Masks> {
+            needles
+                .iter()
+                .map(|n| Masks::of(&n.bytes[n.offset..], split))
+                .collect()
+        };
         // Grouped by nibbles whatever the tables: see `buckets`.
-        let by_nibbles: Vec<Masks> = fingerprints
-            .iter()
-            .map(|fp| Masks::of(fp, NIBBLES))
-            .collect();
+        let by_nibbles = masks(NIBBLES);
+        let by_split = if split == NIBBLES {
+            by_nibbles.clone()
+        } else {
+            masks(split)
+        };
         let (mut low, mut high) = ([[0; 64]; FINGERPRINT], [[0; 64]; FINGERPRINT]);
         let mut buckets: [Vec<usize>; BUCKETS] = Default::default();
         for (bucket, group) in assign(&by_nibbles, NIBBLES).into_iter().enumerate() {
-            let masks = group.needles.iter().fold(Masks::default(), |m, &n| {
-                m.with(&Masks::of(fingerprints[n], split))
-            });
+            let masks = group
+                .needles
+                .iter()
+                .fold(Masks::default(), |m, &n| m.with(&by_split[n]));
             for k in 0..FINGERPRINT {
                 for i in 0..64 {
                     if masks.low[k] & 1 << i != 0 {

@@ -52,10 +52,9 @@ pub struct Leads {
 
 impl Leads {
     fn new(list: Vec<Lead>) -> Leads {
-        let next = list.iter().try_fold(Bytes::default(), |mut all, lead| {
-            all.union(&lead.next?);
-            Some(all)
-        });
+        let next = list
+            .iter()
+            .try_fold(Bytes::default(), |all, lead| any_of(Some(all), lead.next));
         Leads { list, next }
     }
 
@@ -120,6 +119,13 @@ impl Bytes {
             *a |= b;
         }
     }
+}
+
+/// What either of two next-byte sets allows (`None`: any byte).
+fn any_of(a: Option<Bytes>, b: Option<Bytes>) -> Option<Bytes> {
+    let (mut a, b) = (a?, b?);
+    a.union(&b);
+    Some(a)
 }
 
 /// The reach of a pattern whose matches hold one of `keywords` (lowercase),
@@ -190,13 +196,7 @@ fn starts(hir: &Hir, keywords: &[Vec<u8>]) -> Option<Vec<Leads>> {
                     if later.head != kept.head {
                         return false;
                     }
-                    kept.next = match (kept.next, later.next) {
-                        (Some(mut a), Some(b)) => {
-                            a.union(&b);
-                            Some(a)
-                        }
-                        _ => None,
-                    };
+                    kept.next = any_of(kept.next, later.next);
                     true
                 });
             }
